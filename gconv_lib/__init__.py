@@ -1,0 +1,50 @@
+"""gconv_lib: grouped convolution from scratch in NumPy, with PyTorch's exact semantics.
+
+Layout (one idea per module):
+
+* :mod:`~gconv_lib.conv` -- ``conv1d``, ``conv2d``, ``conv3d``: the public functions;
+* :mod:`~gconv_lib.validate` -- every argument rule, with clear errors;
+* :mod:`~gconv_lib.naive` -- the loop oracle, ``conv2d_naive``;
+* :mod:`~gconv_lib.im2col` -- the vectorised default, ``conv2d_im2col``;
+* :mod:`~gconv_lib.grouped` -- split/concatenate and block-diagonal views of ``groups``;
+* :mod:`~gconv_lib.cases` -- ``classify``, ``valid_groups``, ``depthwise_conv2d``;
+* :mod:`~gconv_lib.cost` -- weight shape, parameters, multiply-adds, connectivity;
+* :mod:`~gconv_lib.layer` -- ``Conv2d``, a layer object that mirrors ``torch.nn.Conv2d``;
+* :mod:`~gconv_lib.torch_check` -- run the same thing through PyTorch and compare.
+"""
+
+from .cases import LayerCase, classify, depthwise_conv2d, valid_groups
+from .conv import conv1d, conv2d, conv3d
+from .cost import connectivity, macs, param_count, weight_shape
+from .grouped import block_diagonal_weight, conv2d_block_diagonal, conv2d_split
+from .im2col import conv2d_im2col
+from .layer import Conv2d
+from .naive import conv2d_naive
+from .torch_check import TorchComparison, compare_with_torch, torch_conv
+from .validate import conv_output_size
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Conv2d",
+    "LayerCase",
+    "TorchComparison",
+    "block_diagonal_weight",
+    "classify",
+    "compare_with_torch",
+    "connectivity",
+    "conv1d",
+    "conv2d",
+    "conv2d_block_diagonal",
+    "conv2d_im2col",
+    "conv2d_naive",
+    "conv2d_split",
+    "conv3d",
+    "conv_output_size",
+    "depthwise_conv2d",
+    "macs",
+    "param_count",
+    "torch_conv",
+    "valid_groups",
+    "weight_shape",
+]

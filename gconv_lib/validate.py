@@ -1,0 +1,295 @@
+"""Argument checking for every convolution in gconv_lib, in one place.
+
+Each rule PyTorch enforces for ``torch.nn.functional.conv{1,2,3}d`` is checked here
+before any arithmetic, and a broken rule raises ``ValueError`` (or ``TypeError`` for a
+wrong type) whose message states the rule and the values, for example::
+
+    ValueError: groups (3) must divide in_channels (8)
+
+Every strategy module calls :func:`check_conv_args` first and then works only with the
+normalised :class:`ConvArgs` it returns, so the strategies never see bad input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+DIM_NAMES = {1: "1d", 2: "2d", 3: "3d"}
+
+
+@dataclass(frozen=True)
+class ConvArgs:
+    """Checked and normalised arguments of one convolution call.
+
+    Attributes
+    ----------
+    input : ndarray of shape (N, C_in, *spatial)
+        Always batched (an unbatched input gets a batch axis of 1).
+    weight : ndarray of shape (C_out, C_in // groups, *kernel)
+    bias : ndarray of shape (C_out,) or None
+    stride, dilation : tuple of int, one per spatial dimension
+    padding : tuple of (before, after) pairs, one per spatial dimension
+    groups : int
+    out_spatial : tuple of int
+        The output size per spatial dimension.
+    unbatched : bool
+        True when the caller passed an input without a batch axis; the result
+        must then drop its batch axis again.
+    """
+
+    input: np.ndarray
+    weight: np.ndarray
+    bias: np.ndarray | None
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...]
+    groups: int
+    out_spatial: tuple[int, ...]
+    unbatched: bool
+
+    @property
+    def nd(self) -> int:
+        """Number of spatial dimensions (2 for conv2d)."""
+        return len(self.stride)
+
+    @property
+    def in_channels(self) -> int:
+        return self.input.shape[1]
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return self.weight.shape[2:]
+
+    def padded_input(self) -> np.ndarray:
+        """The input with its zero padding applied: (N, C_in, *padded_spatial)."""
+        if not any(before or after for before, after in self.padding):
+            return self.input
+        return np.pad(self.input, ((0, 0), (0, 0), *self.padding))
+
+    def finish(self, out: np.ndarray) -> np.ndarray:
+        """Add the bias and drop the batch axis again for unbatched input."""
+        if self.bias is not None:
+            out += self.bias.reshape((-1,) + (1,) * self.nd)
+        return out[0] if self.unbatched else out
+
+
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    """Output length of a convolution along one spatial dimension.
+
+    Parameters
+    ----------
+    size : int
+        Input length (H or W).
+    kernel_size, stride, dilation : int
+    padding : int or (int, int)
+        Zeros added on each side, or (before, after).
+
+    Returns
+    -------
+    int
+        ``floor((size + before + after - dilation * (kernel_size - 1) - 1) / stride) + 1``
+
+    Examples
+    --------
+    >>> conv_output_size(32, 3, padding=1)
+    32
+    >>> conv_output_size(32, 3, stride=2, padding=1)
+    16
+    >>> conv_output_size(7, 3, dilation=2)
+    3
+    """
+    before, after = (padding, padding) if isinstance(padding, Integral) else padding
+    span = dilation * (kernel_size - 1) + 1
+    return (size + before + after - span) // stride + 1
+
+
+def _as_tuple(value, nd: int, name: str, fn: str) -> tuple[int, ...]:
+    """Turn an int or a sequence of ints into a tuple of ``nd`` ints."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        return (int(value),) * nd
+    if isinstance(value, (tuple, list)):
+        if len(value) != nd or not all(
+            isinstance(v, Integral) and not isinstance(v, bool) for v in value
+        ):
+            raise ValueError(
+                f"{name} must be an int or a sequence of {nd} ints for {fn}, "
+                f"but got {name}={value!r}"
+            )
+        return tuple(int(v) for v in value)
+    raise TypeError(
+        f"{name} must be an int or a sequence of {nd} ints, "
+        f"but got {type(value).__name__} ({value!r})"
+    )
+
+
+def _as_array(x, name: str) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        if hasattr(x, "detach") and hasattr(x, "numpy"):  # a torch tensor
+            x = x.detach().cpu().numpy()
+        else:
+            raise TypeError(f"{name} must be a NumPy array, but got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, but has dtype {x.dtype}")
+    return x
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def check_padding(padding, weight_spatial, stride, dilation, nd, fn):
+    """Turn ``padding`` (int, tuple, 'valid' or 'same') into (before, after) pairs.
+
+    ``'same'`` follows PyTorch: the total padding per dimension is
+    ``dilation * (kernel - 1)``; when it is odd, the extra row/column goes at the end.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(
+                    f"padding='same' needs stride 1 in every dimension, but got stride={stride}"
+                )
+            pairs = []
+            for k, d in zip(weight_spatial, dilation):
+                total = d * (k - 1)
+                pairs.append((total // 2, total - total // 2))
+            return tuple(pairs)
+        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same', but got {padding!r}")
+    pads = _as_tuple(padding, nd, "padding", fn)
+    if any(p < 0 for p in pads):
+        raise ValueError(f"padding must be non-negative, but got padding={pads}")
+    return tuple((p, p) for p in pads)
+
+
+def check_conv_args(
+    input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, nd=2
+) -> ConvArgs:
+    """Check the arguments of an ``nd``-dimensional convolution the way PyTorch does.
+
+    Parameters
+    ----------
+    input : ndarray of shape (N, C_in, *spatial) or (C_in, *spatial)
+    weight : ndarray of shape (C_out, C_in // groups, *kernel)
+    bias : ndarray of shape (C_out,) or None
+    stride, dilation : int or tuple of ``nd`` ints
+    padding : int, tuple of ``nd`` ints, 'valid' or 'same'
+    groups : int
+    nd : {1, 2, 3}
+        Number of spatial dimensions.
+
+    Returns
+    -------
+    ConvArgs
+
+    Raises
+    ------
+    TypeError
+        For arrays that are not float32/float64 NumPy arrays, or non-integer arguments.
+    ValueError
+        For every configuration PyTorch rejects, with the rule and the values.
+
+    Examples
+    --------
+    >>> x = np.zeros((1, 8, 5, 5)); w = np.zeros((4, 3, 5, 5))
+    >>> check_conv_args(x, w, groups=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: groups (3) must divide in_channels (8)
+    """
+    fn = "conv" + DIM_NAMES.get(nd, f"{nd}d")
+    input = _as_array(input, "input")
+    weight = _as_array(weight, "weight")
+    if bias is not None:
+        bias = _as_array(bias, "bias")
+
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{fn} expects input of {nd + 1} dimensions (C_in, {'spatial' if nd == 1 else '*spatial'}) "
+            f"or {nd + 2} dimensions (N, C_in, ...), but got input of shape {_shape(input.shape)}"
+        )
+    if weight.ndim != nd + 2:
+        raise ValueError(
+            f"{fn} expects weight of {nd + 2} dimensions (C_out, C_in // groups, *kernel), "
+            f"but got weight of shape {_shape(weight.shape)}"
+        )
+    unbatched = input.ndim == nd + 1
+    if unbatched:
+        input = input[None]
+    if weight.dtype != input.dtype:
+        raise TypeError(f"input dtype ({input.dtype}) and weight dtype ({weight.dtype}) must be the same")
+    if bias is not None and bias.dtype != input.dtype:
+        raise TypeError(f"input dtype ({input.dtype}) and bias dtype ({bias.dtype}) must be the same")
+
+    if not isinstance(groups, Integral) or isinstance(groups, bool):
+        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
+    groups = int(groups)
+    stride = _as_tuple(stride, nd, "stride", fn)
+    dilation = _as_tuple(dilation, nd, "dilation", fn)
+    if groups < 1:
+        raise ValueError(f"groups must be a positive integer, but got groups={groups}")
+    if any(s < 1 for s in stride):
+        raise ValueError(f"stride must be positive, but got stride={stride}")
+    if any(d < 1 for d in dilation):
+        raise ValueError(f"dilation must be positive, but got dilation={dilation}")
+
+    c_in = input.shape[1]
+    c_out, c_per_group = weight.shape[:2]
+    kernel = weight.shape[2:]
+    if c_in < 1:
+        raise ValueError(f"in_channels must be at least 1, but input has shape {_shape(input.shape)}")
+    if c_out < 1:
+        raise ValueError(f"out_channels must be at least 1, but weight has shape {_shape(weight.shape)}")
+    if any(k < 1 for k in kernel):
+        raise ValueError(f"kernel size must be positive, but weight has shape {_shape(weight.shape)}")
+    if c_in % groups:
+        raise ValueError(f"groups ({groups}) must divide in_channels ({c_in})")
+    if c_out % groups:
+        raise ValueError(
+            f"groups ({groups}) must divide out_channels ({c_out}, weight.shape[0])"
+        )
+    if c_per_group * groups != c_in:
+        raise ValueError(
+            f"weight.shape[1] must be in_channels // groups = {c_in} // {groups} = "
+            f"{c_in // groups}, but weight has shape {_shape(weight.shape)}"
+        )
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(
+            f"bias must have shape (out_channels,) = ({c_out},), "
+            f"but got bias of shape {_shape(bias.shape)}"
+        )
+
+    padding = check_padding(padding, kernel, stride, dilation, nd, fn)
+    out_spatial = []
+    for axis, (size, k, s, (before, after), d) in enumerate(
+        zip(input.shape[2:], kernel, stride, padding, dilation)
+    ):
+        padded, span = size + before + after, d * (k - 1) + 1
+        if padded < span:
+            raise ValueError(
+                f"the padded input ({padded} = {size} + {before} + {after} along spatial axis {axis}) "
+                f"must be at least the dilated kernel size ({span} = {d} * ({k} - 1) + 1); "
+                f"the output would be empty"
+            )
+        out_spatial.append(conv_output_size(size, k, s, (before, after), d))
+
+    return ConvArgs(
+        input=input,
+        weight=weight,
+        bias=bias,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        out_spatial=tuple(out_spatial),
+        unbatched=unbatched,
+    )
