@@ -10,9 +10,12 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.cases` -- ``classify``, ``valid_groups``, ``depthwise_conv2d``;
 * :mod:`~gconv_lib.cost` -- weight shape, parameters, multiply-adds, connectivity;
 * :mod:`~gconv_lib.layer` -- ``Conv2d``, a layer object that mirrors ``torch.nn.Conv2d``;
-* :mod:`~gconv_lib.torch_check` -- run the same thing through PyTorch and compare.
+* :mod:`~gconv_lib.torch_check` -- run the same thing through PyTorch and compare;
+* :mod:`~gconv_lib.transpose` -- ``conv_transpose2d``, built from the grouped convolution;
+* :mod:`~gconv_lib.backward` -- ``conv2d_backward``: the gradients, from gconv_lib's own convolutions.
 """
 
+from .backward import conv2d_backward
 from .cases import LayerCase, classify, depthwise_conv2d, valid_groups
 from .conv import conv1d, conv2d, conv3d
 from .cost import connectivity, macs, param_count, weight_shape
@@ -21,7 +24,8 @@ from .im2col import conv2d_im2col
 from .layer import Conv2d
 from .naive import conv2d_naive
 from .torch_check import TorchComparison, compare_with_torch, torch_conv
-from .validate import conv_output_size
+from .transpose import conv_transpose2d
+from .validate import conv_output_size, conv_transpose_output_size
 
 __version__ = "0.1.0"
 
@@ -35,12 +39,15 @@ __all__ = [
     "connectivity",
     "conv1d",
     "conv2d",
+    "conv2d_backward",
     "conv2d_block_diagonal",
     "conv2d_im2col",
     "conv2d_naive",
     "conv2d_split",
     "conv3d",
     "conv_output_size",
+    "conv_transpose2d",
+    "conv_transpose_output_size",
     "depthwise_conv2d",
     "macs",
     "param_count",

@@ -171,6 +171,49 @@ def check_padding(padding, weight_spatial, stride, dilation, nd, fn):
     return tuple((p, p) for p in pads)
 
 
+def _check_arrays(input, weight, bias, nd, fn, weight_layout):
+    """Types, dimensions and dtypes of the arrays; returns (batched input, weight, bias, unbatched)."""
+    input = _as_array(input, "input")
+    weight = _as_array(weight, "weight")
+    if bias is not None:
+        bias = _as_array(bias, "bias")
+
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{fn} expects input of {nd + 1} dimensions (C_in, {'spatial' if nd == 1 else '*spatial'}) "
+            f"or {nd + 2} dimensions (N, C_in, ...), but got input of shape {_shape(input.shape)}"
+        )
+    if weight.ndim != nd + 2:
+        raise ValueError(
+            f"{fn} expects weight of {nd + 2} dimensions {weight_layout}, "
+            f"but got weight of shape {_shape(weight.shape)}"
+        )
+    unbatched = input.ndim == nd + 1
+    if unbatched:
+        input = input[None]
+    if weight.dtype != input.dtype:
+        raise TypeError(f"input dtype ({input.dtype}) and weight dtype ({weight.dtype}) must be the same")
+    if bias is not None and bias.dtype != input.dtype:
+        raise TypeError(f"input dtype ({input.dtype}) and bias dtype ({bias.dtype}) must be the same")
+    return input, weight, bias, unbatched
+
+
+def _check_groups_stride_dilation(groups, stride, dilation, nd, fn):
+    """``groups`` a positive int, ``stride`` and ``dilation`` tuples of ``nd`` positive ints."""
+    if not isinstance(groups, Integral) or isinstance(groups, bool):
+        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
+    groups = int(groups)
+    stride = _as_tuple(stride, nd, "stride", fn)
+    dilation = _as_tuple(dilation, nd, "dilation", fn)
+    if groups < 1:
+        raise ValueError(f"groups must be a positive integer, but got groups={groups}")
+    if any(s < 1 for s in stride):
+        raise ValueError(f"stride must be positive, but got stride={stride}")
+    if any(d < 1 for d in dilation):
+        raise ValueError(f"dilation must be positive, but got dilation={dilation}")
+    return groups, stride, dilation
+
+
 def check_conv_args(
     input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, nd=2
 ) -> ConvArgs:
@@ -207,40 +250,9 @@ def check_conv_args(
     ValueError: groups (3) must divide in_channels (8)
     """
     fn = "conv" + DIM_NAMES.get(nd, f"{nd}d")
-    input = _as_array(input, "input")
-    weight = _as_array(weight, "weight")
-    if bias is not None:
-        bias = _as_array(bias, "bias")
-
-    if input.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{fn} expects input of {nd + 1} dimensions (C_in, {'spatial' if nd == 1 else '*spatial'}) "
-            f"or {nd + 2} dimensions (N, C_in, ...), but got input of shape {_shape(input.shape)}"
-        )
-    if weight.ndim != nd + 2:
-        raise ValueError(
-            f"{fn} expects weight of {nd + 2} dimensions (C_out, C_in // groups, *kernel), "
-            f"but got weight of shape {_shape(weight.shape)}"
-        )
-    unbatched = input.ndim == nd + 1
-    if unbatched:
-        input = input[None]
-    if weight.dtype != input.dtype:
-        raise TypeError(f"input dtype ({input.dtype}) and weight dtype ({weight.dtype}) must be the same")
-    if bias is not None and bias.dtype != input.dtype:
-        raise TypeError(f"input dtype ({input.dtype}) and bias dtype ({bias.dtype}) must be the same")
-
-    if not isinstance(groups, Integral) or isinstance(groups, bool):
-        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
-    groups = int(groups)
-    stride = _as_tuple(stride, nd, "stride", fn)
-    dilation = _as_tuple(dilation, nd, "dilation", fn)
-    if groups < 1:
-        raise ValueError(f"groups must be a positive integer, but got groups={groups}")
-    if any(s < 1 for s in stride):
-        raise ValueError(f"stride must be positive, but got stride={stride}")
-    if any(d < 1 for d in dilation):
-        raise ValueError(f"dilation must be positive, but got dilation={dilation}")
+    input, weight, bias, unbatched = _check_arrays(input, weight, bias, nd, fn,
+                                                   "(C_out, C_in // groups, *kernel)")
+    groups, stride, dilation = _check_groups_stride_dilation(groups, stride, dilation, nd, fn)
 
     c_in = input.shape[1]
     c_out, c_per_group = weight.shape[:2]
@@ -293,3 +305,240 @@ def check_conv_args(
         out_spatial=tuple(out_spatial),
         unbatched=unbatched,
     )
+
+
+# --- transposed convolution --------------------------------------------------------------
+
+
+def conv_transpose_output_size(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    """Output length of a transposed convolution along one spatial dimension.
+
+    A transposed convolution maps a length back to the lengths a convolution with the
+    same ``kernel_size, stride, padding, dilation`` would shrink to ``size``; when the
+    stride makes several lengths possible, ``output_padding`` picks the larger ones.
+
+    Parameters
+    ----------
+    size : int
+        Input length (H or W).
+    kernel_size, stride, padding, output_padding, dilation : int
+
+    Returns
+    -------
+    int
+        ``(size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``
+
+    Examples
+    --------
+    >>> conv_transpose_output_size(16, 3, stride=2, padding=1)
+    31
+    >>> conv_transpose_output_size(16, 3, stride=2, padding=1, output_padding=1)
+    32
+    >>> conv_output_size(32, 3, stride=2, padding=1)   # both 31 and 32 shrink to 16
+    16
+    """
+    return (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+
+
+@dataclass(frozen=True)
+class ConvTransposeArgs:
+    """Checked and normalised arguments of one transposed convolution call.
+
+    Attributes
+    ----------
+    input : ndarray of shape (N, C_in, *spatial)
+        Always batched (an unbatched input gets a batch axis of 1).
+    weight : ndarray of shape (C_in, C_out // groups, *kernel)
+        Note the order: a transposed convolution's weight is the weight of the
+        convolution it transposes, whose input channels are our output channels.
+    bias : ndarray of shape (C_out,) or None
+    stride, padding, output_padding, dilation : tuple of int, one per spatial dimension
+    groups : int
+    out_spatial : tuple of int
+        The output size per spatial dimension.
+    unbatched : bool
+        True when the caller passed an input without a batch axis.
+    """
+
+    input: np.ndarray
+    weight: np.ndarray
+    bias: np.ndarray | None
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    output_padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+    out_spatial: tuple[int, ...]
+    unbatched: bool
+
+    @property
+    def nd(self) -> int:
+        """Number of spatial dimensions (2 for conv_transpose2d)."""
+        return len(self.stride)
+
+    @property
+    def in_channels(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[1] * self.groups
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return self.weight.shape[2:]
+
+
+def _check_non_negative(name, values):
+    if any(v < 0 for v in values):
+        raise ValueError(f"{name} must be non-negative, but got {name}={values}")
+
+
+def check_conv_transpose_args(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, nd=2
+) -> ConvTransposeArgs:
+    """Check the arguments of an ``nd``-dimensional transposed convolution the way PyTorch does.
+
+    The rules of ``torch.nn.functional.conv_transpose{1,2,3}d``, each broken one raising
+    an error that states the rule and the values.
+
+    Parameters
+    ----------
+    input : ndarray of shape (N, C_in, *spatial) or (C_in, *spatial)
+    weight : ndarray of shape (C_in, C_out // groups, *kernel)
+    bias : ndarray of shape (C_out,) or None
+    stride, dilation : int or tuple of ``nd`` ints, positive
+    padding, output_padding : int or tuple of ``nd`` ints, non-negative
+        PyTorch accepts no ``'same'``/``'valid'`` here. ``output_padding`` must be
+        smaller than ``stride`` or than ``dilation`` in every dimension.
+    groups : int
+        Must divide ``C_in = weight.shape[0]``; then ``C_out = weight.shape[1] * groups``.
+    nd : {1, 2, 3}
+
+    Returns
+    -------
+    ConvTransposeArgs
+
+    Raises
+    ------
+    TypeError
+        For arrays that are not float32/float64 NumPy arrays, mixed dtypes, a string
+        padding, or non-integer arguments.
+    ValueError
+        For every configuration PyTorch rejects, with the rule and the values.
+
+    Examples
+    --------
+    >>> x = np.zeros((1, 4, 3, 3)); w = np.zeros((4, 2, 3, 3))
+    >>> check_conv_transpose_args(x, w, stride=2, output_padding=1).out_spatial
+    (8, 8)
+    >>> check_conv_transpose_args(x, w, output_padding=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: output_padding must be smaller than stride or dilation in every dimension, \
+but along spatial axis 0 output_padding=1, stride=1, dilation=1
+    """
+    fn = "conv_transpose" + DIM_NAMES.get(nd, f"{nd}d")
+    input, weight, bias, unbatched = _check_arrays(input, weight, bias, nd, fn,
+                                                   "(C_in, C_out // groups, *kernel)")
+    groups, stride, dilation = _check_groups_stride_dilation(groups, stride, dilation, nd, fn)
+    if isinstance(padding, str):
+        raise TypeError(f"{fn} takes padding as an int or a tuple of {nd} ints, not {padding!r}")
+    padding = _as_tuple(padding, nd, "padding", fn)
+    output_padding = _as_tuple(output_padding, nd, "output_padding", fn)
+    _check_non_negative("padding", padding)
+    _check_non_negative("output_padding", output_padding)
+    for axis, (op, s, d) in enumerate(zip(output_padding, stride, dilation)):
+        if op >= s and op >= d:
+            raise ValueError(
+                f"output_padding must be smaller than stride or dilation in every dimension, "
+                f"but along spatial axis {axis} output_padding={op}, stride={s}, dilation={d}"
+            )
+
+    c_in, (w_in, out_per_group), kernel = input.shape[1], weight.shape[:2], weight.shape[2:]
+    if w_in < 1 or out_per_group < 1 or any(k < 1 for k in kernel):
+        raise ValueError(
+            f"weight (C_in, C_out // groups, *kernel) must have no empty dimension, "
+            f"but got weight of shape {_shape(weight.shape)}"
+        )
+    if w_in % groups:
+        raise ValueError(f"groups ({groups}) must divide in_channels ({w_in}, weight.shape[0])")
+    if c_in != w_in:
+        raise ValueError(
+            f"input channels ({c_in}, input.shape[{0 if unbatched else 1}]) must equal weight.shape[0] "
+            f"({w_in}): {fn} takes weight of shape (C_in, C_out // groups, *kernel)"
+        )
+    c_out = out_per_group * groups
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(
+            f"bias must have shape (out_channels,) = ({c_out},), out_channels being "
+            f"weight.shape[1] * groups = {out_per_group} * {groups}, but got bias of shape "
+            f"{_shape(bias.shape)}"
+        )
+    if any(size < 1 for size in input.shape[2:]):
+        raise ValueError(
+            f"input spatial sizes must be positive, but got input of shape {_shape(input.shape)}"
+        )
+
+    out_spatial = []
+    for axis, (size, k, s, p, op, d) in enumerate(
+        zip(input.shape[2:], kernel, stride, padding, output_padding, dilation)
+    ):
+        out = conv_transpose_output_size(size, k, s, p, op, d)
+        if out < 1:
+            raise ValueError(
+                f"the output would be empty: along spatial axis {axis} its size is "
+                f"({size} - 1) * {s} - 2 * {p} + {d} * ({k} - 1) + {op} + 1 = {out}"
+            )
+        out_spatial.append(out)
+
+    return ConvTransposeArgs(
+        input=input,
+        weight=weight,
+        bias=bias,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+        out_spatial=tuple(out_spatial),
+        unbatched=unbatched,
+    )
+
+
+def check_grad_output(grad_output, a: ConvArgs) -> np.ndarray:
+    """Check the gradient flowing into a convolution's output against that convolution.
+
+    Parameters
+    ----------
+    grad_output : ndarray of shape (N, C_out, *out_spatial), or (C_out, *out_spatial) when
+        the convolution's input was unbatched
+    a : ConvArgs
+        The checked forward arguments (:func:`check_conv_args`).
+
+    Returns
+    -------
+    ndarray of shape (N, C_out, *out_spatial)
+        Always batched, like ``a.input``.
+
+    Examples
+    --------
+    >>> a = check_conv_args(np.zeros((1, 2, 5, 5)), np.zeros((4, 2, 3, 3)))
+    >>> check_grad_output(np.zeros((1, 4, 5, 5)), a)
+    Traceback (most recent call last):
+    ...
+    ValueError: grad_output must have the shape of the convolution's output, (1, 4, 3, 3), \
+but got grad_output of shape (1, 4, 5, 5)
+    """
+    grad_output = _as_array(grad_output, "grad_output")
+    if grad_output.dtype != a.input.dtype:
+        raise TypeError(
+            f"input dtype ({a.input.dtype}) and grad_output dtype ({grad_output.dtype}) must be the same"
+        )
+    expected = (a.input.shape[0], a.out_channels, *a.out_spatial)[1 if a.unbatched else 0 :]
+    if grad_output.shape != expected:
+        raise ValueError(
+            f"grad_output must have the shape of the convolution's output, {_shape(expected)}, "
+            f"but got grad_output of shape {_shape(grad_output.shape)}"
+        )
+    return grad_output[None] if a.unbatched else grad_output
