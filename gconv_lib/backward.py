@@ -77,16 +77,8 @@ def grad_weight_nd(a: ConvArgs, grad_out: np.ndarray) -> np.ndarray:
     The input channels of one group, over the whole batch, become the channels of a
     convolution whose "batch" is the channel index within the group; ``grad_out``
     becomes its kernel, dilated by the forward stride and moved by the forward dilation.
-
-    Parameters
-    ----------
-    a : ConvArgs
-        The checked forward arguments.
-    grad_out : ndarray of shape (N, C_out, *out_spatial)
-
-    Returns
-    -------
-    ndarray of shape (C_out, C_in // groups, *kernel)
+    Takes the arguments of :func:`grad_input_nd`; returns an array of shape
+    ``(C_out, C_in // groups, *kernel)``.
     """
     n_batch, c_in, g = a.input.shape[0], a.in_channels, a.groups
     if n_batch == 0:

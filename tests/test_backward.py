@@ -206,3 +206,13 @@ def test_grad_output_dtype_must_match():
 def test_invalid_forward_configuration_is_rejected_as_by_conv2d():
     with pytest.raises(ValueError, match=r"groups \(3\) must divide in_channels \(8\)"):
         gl.conv2d_backward(np.zeros((1, 4, 2, 2)), np.zeros((1, 8, 6, 6)), np.zeros((4, 3, 5, 5)), groups=3)
+
+
+def test_empty_batch_gives_zero_weight_and_bias_gradients_like_torch():
+    x, w = np.zeros((0, 4, 5, 5)), np.ones((2, 2, 3, 3))
+    grad_output = np.zeros((0, 2, 3, 3))
+    ours = gl.conv2d_backward(grad_output, x, w, groups=2)
+    theirs = torch_grads(grad_output, x, w, np.zeros(2), groups=2)
+    for o, t in zip(ours, theirs):
+        assert o.shape == t.shape
+        np.testing.assert_array_equal(o, t)

@@ -65,20 +65,16 @@ CASES_3D = {
 }
 
 
-@pytest.mark.parametrize("case", CASES_1D.values(), ids=CASES_1D.keys())
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-def test_conv1d_matches_torch(case, dtype):
-    c_in, c_out, groups, kernel, size, stride, padding, dilation = case
-    x, w, b = make(1, 2, c_in, c_out, groups, kernel, size, dtype)
-    assert_matches_torch(1, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+CASES = {f"{nd}d {name}": (nd, case)
+         for nd, cases in ((1, CASES_1D), (3, CASES_3D)) for name, case in cases.items()}
 
 
-@pytest.mark.parametrize("case", CASES_3D.values(), ids=CASES_3D.keys())
+@pytest.mark.parametrize(("nd", "case"), CASES.values(), ids=CASES.keys())
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-def test_conv3d_matches_torch(case, dtype):
+def test_matches_torch(nd, case, dtype):
     c_in, c_out, groups, kernel, size, stride, padding, dilation = case
-    x, w, b = make(3, 2, c_in, c_out, groups, kernel, size, dtype)
-    assert_matches_torch(3, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    x, w, b = make(nd, 2, c_in, c_out, groups, kernel, size, dtype)
+    assert_matches_torch(nd, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
 @pytest.mark.parametrize("nd", [1, 3])
