@@ -2,6 +2,7 @@
 
     python3 dev.py book    # set up .venv if needed, then build the book into _build/html
     python3 dev.py test    # set up .venv if needed, build the book, run every test
+                           # (installs Debian's chromium for the browser tests if missing)
     python3 dev.py lock    # rewrite requirements-lock.txt from the current .venv
 
 Set-up creates ``.venv`` and installs the exact versions of ``requirements-lock.txt`` plus
@@ -24,6 +25,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 LOCK = ROOT / "requirements-lock.txt"
 STAMP = VENV / ".installed-from"
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; tests/test_browser.py launches it
 
 
 def run(*cmd, **kwargs):
@@ -57,8 +59,33 @@ def build_book() -> None:
     print(f"The book is at {ROOT / '_build' / 'html' / 'index.html'}")
 
 
+def install_chromium() -> None:
+    """Install Debian's chromium for tests/test_browser.py, unless it is already there.
+
+    The browser tests drive /usr/bin/chromium through playwright (which never downloads a
+    browser of its own here). When it cannot be installed (not Debian, no root and no sudo,
+    no package registry) this only says so: the browser tests then skip, naming the reason.
+    """
+    if Path(CHROMIUM).exists():
+        return
+    apt = shutil.which("apt-get")
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    sudo = [] if root else [shutil.which("sudo"), "-n"]
+    if apt is None or None in sudo:
+        print(f"! {CHROMIUM} is missing and cannot be installed here (needs apt-get, and root or "
+              "sudo): the browser tests will skip", flush=True)
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        run(*sudo, apt, "update", "-qq", env=env)
+        run(*sudo, apt, "install", "-y", "-qq", "chromium", env=env)
+    except subprocess.CalledProcessError as error:
+        print(f"! installing chromium failed ({error}): the browser tests will skip", flush=True)
+
+
 def test() -> None:
-    """Lint, build the book, then run unit tests, doctests and nbval over every notebook."""
+    """Lint, build the book, then run unit tests, doctests, nbval and the browser tests."""
+    install_chromium()
     run(BIN / "ruff", "check", ".")
     build_book()
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0")
