@@ -12,7 +12,8 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.layer` -- ``Conv2d``, a layer object that mirrors ``torch.nn.Conv2d``;
 * :mod:`~gconv_lib.torch_check` -- run the same thing through PyTorch and compare;
 * :mod:`~gconv_lib.transpose` -- ``conv_transpose2d``, built from the grouped convolution;
-* :mod:`~gconv_lib.backward` -- ``conv2d_backward``: the gradients, from gconv_lib's own convolutions.
+* :mod:`~gconv_lib.backward` -- ``conv2d_backward``: the gradients, from gconv_lib's own convolutions;
+* :mod:`~gconv_lib.shuffle` -- ``channel_shuffle`` and the connectivity of a stack of layers.
 """
 
 from .backward import conv2d_backward
@@ -23,6 +24,7 @@ from .grouped import block_diagonal_weight, conv2d_block_diagonal, conv2d_split
 from .im2col import conv2d_im2col
 from .layer import Conv2d
 from .naive import conv2d_naive
+from .shuffle import channel_shuffle, compose_connectivity, shuffle_matrix, shuffle_permutation
 from .torch_check import TorchComparison, compare_with_torch, torch_conv
 from .transpose import conv_transpose2d
 from .validate import conv_output_size, conv_transpose_output_size
@@ -34,8 +36,10 @@ __all__ = [
     "LayerCase",
     "TorchComparison",
     "block_diagonal_weight",
+    "channel_shuffle",
     "classify",
     "compare_with_torch",
+    "compose_connectivity",
     "connectivity",
     "conv1d",
     "conv2d",
@@ -51,6 +55,8 @@ __all__ = [
     "depthwise_conv2d",
     "macs",
     "param_count",
+    "shuffle_matrix",
+    "shuffle_permutation",
     "torch_conv",
     "valid_groups",
     "weight_shape",
