@@ -88,7 +88,7 @@ def test() -> None:
     install_chromium()
     run(BIN / "ruff", "check", ".")
     build_book()
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0")
+    env = dict(os.environ, PYTHONHASHSEED="0")
     result = subprocess.run([str(PY), "-m", "pytest"], cwd=ROOT, env=env)
     # One pytest run covers tests/, the doctests and book/, so a part with nothing to
     # collect (say, no notebooks yet) cannot end the run with pytest's exit code 5.
