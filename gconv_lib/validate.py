@@ -69,7 +69,7 @@ class ConvArgs:
         return self.weight.shape[2:]
 
     def padded_input(self) -> np.ndarray:
-        """The input with its zero padding applied: (N, C_in, *padded_spatial)."""
+        """The input with its zero padding applied, of shape ``(N, C_in, *padded_spatial)``."""
         if not any(before or after for before, after in self.padding):
             return self.input
         return np.pad(self.input, ((0, 0), (0, 0), *self.padding))
