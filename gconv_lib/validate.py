@@ -111,23 +111,49 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
     return (size + before + after - span) // stride + 1
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
 def _as_tuple(value, nd: int, name: str, fn: str) -> tuple[int, ...]:
-    """Turn an int or a sequence of ints into a tuple of ``nd`` ints."""
-    if isinstance(value, Integral) and not isinstance(value, bool):
+    """Turn an int or a sequence of 1 or ``nd`` ints into a tuple of ``nd`` ints.
+
+    A sequence of one int stands for every dimension, as in PyTorch (``stride=[2]``).
+    """
+    if _is_int(value):
         return (int(value),) * nd
     if isinstance(value, (tuple, list)):
-        if len(value) != nd or not all(
-            isinstance(v, Integral) and not isinstance(v, bool) for v in value
-        ):
+        if not all(_is_int(v) for v in value):
+            raise TypeError(f"{name} must be an int or a sequence of ints, but got {name}={value!r}")
+        if len(value) not in (1, nd):
             raise ValueError(
                 f"{name} must be an int or a sequence of {nd} ints for {fn}, "
                 f"but got {name}={value!r}"
             )
-        return tuple(int(v) for v in value)
+        return tuple(int(v) for v in value) * (nd // len(value))
     raise TypeError(
         f"{name} must be an int or a sequence of {nd} ints, "
         f"but got {type(value).__name__} ({value!r})"
     )
+
+
+def _check_arg_types(groups, **int_or_ints):
+    """Raise TypeError for an argument of the wrong type, before any value is checked.
+
+    PyTorch parses the argument types first, so a wrong type is a TypeError even when a
+    value elsewhere is also wrong. A string ``padding`` is left to :func:`check_padding`.
+    """
+    if not _is_int(groups):
+        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
+    for name, value in int_or_ints.items():
+        if name == "padding" and isinstance(value, str):
+            continue
+        if not (_is_int(value) or isinstance(value, (tuple, list)) and all(_is_int(v) for v in value)):
+            also = ", 'valid' or 'same'" if name == "padding" else ""
+            raise TypeError(
+                f"{name} must be an int or a sequence of ints{also}, "
+                f"but got {type(value).__name__} ({value!r})"
+            )
 
 
 def _as_array(x, name: str) -> np.ndarray:
@@ -142,7 +168,8 @@ def _as_array(x, name: str) -> np.ndarray:
 
 
 def _shape(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """A shape as Python prints a tuple: ``(3,)``, ``(2, 3)``."""
+    return str(tuple(int(s) for s in shape))
 
 
 def check_padding(padding, weight_spatial, stride, dilation, nd, fn):
@@ -250,6 +277,7 @@ def check_conv_args(
     ValueError: groups (3) must divide in_channels (8)
     """
     fn = "conv" + DIM_NAMES.get(nd, f"{nd}d")
+    _check_arg_types(groups, stride=stride, padding=padding, dilation=dilation)
     input, weight, bias, unbatched = _check_arrays(input, weight, bias, nd, fn,
                                                    "(C_out, C_in // groups, *kernel)")
     groups, stride, dilation = _check_groups_stride_dilation(groups, stride, dilation, nd, fn)
@@ -258,7 +286,8 @@ def check_conv_args(
     c_out, c_per_group = weight.shape[:2]
     kernel = weight.shape[2:]
     if c_in < 1:
-        raise ValueError(f"in_channels must be at least 1, but input has shape {_shape(input.shape)}")
+        given = input.shape[1:] if unbatched else input.shape
+        raise ValueError(f"in_channels must be at least 1, but input has shape {_shape(given)}")
     if c_out < 1:
         raise ValueError(f"out_channels must be at least 1, but weight has shape {_shape(weight.shape)}")
     if any(k < 1 for k in kernel):
@@ -439,11 +468,13 @@ def check_conv_transpose_args(
 but along spatial axis 0 output_padding=1, stride=1, dilation=1
     """
     fn = "conv_transpose" + DIM_NAMES.get(nd, f"{nd}d")
+    if isinstance(padding, str):
+        raise TypeError(f"{fn} takes padding as an int or a tuple of {nd} ints, not {padding!r}")
+    _check_arg_types(groups, stride=stride, padding=padding, output_padding=output_padding,
+                     dilation=dilation)
     input, weight, bias, unbatched = _check_arrays(input, weight, bias, nd, fn,
                                                    "(C_in, C_out // groups, *kernel)")
     groups, stride, dilation = _check_groups_stride_dilation(groups, stride, dilation, nd, fn)
-    if isinstance(padding, str):
-        raise TypeError(f"{fn} takes padding as an int or a tuple of {nd} ints, not {padding!r}")
     padding = _as_tuple(padding, nd, "padding", fn)
     output_padding = _as_tuple(output_padding, nd, "output_padding", fn)
     _check_non_negative("padding", padding)
