@@ -14,6 +14,8 @@ what ``groups`` means, and the tests use them as invariants.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 
 from .im2col import conv2d_im2col
@@ -81,13 +83,17 @@ def block_diagonal_weight(weight, groups):
            [0., 0., 3., 0.],
            [0., 0., 0., 4.]])
     """
-    if not isinstance(weight, np.ndarray) or weight.ndim < 3:
-        raise ValueError(
-            f"weight must be an array of shape (C_out, C_in // groups, *kernel), "
-            f"but got {getattr(weight, 'shape', type(weight).__name__)}"
-        )
-    if not isinstance(groups, int) or groups < 1:
+    if not isinstance(weight, np.ndarray):
+        raise TypeError(f"weight must be a NumPy array of shape (C_out, C_in // groups, *kernel), "
+                        f"but got {type(weight).__name__}")
+    if weight.ndim < 3:
+        raise ValueError(f"weight must have shape (C_out, C_in // groups, *kernel), "
+                         f"but got shape {weight.shape}")
+    if not isinstance(groups, Integral) or isinstance(groups, bool):
+        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
+    if groups < 1:
         raise ValueError(f"groups must be a positive integer, but got groups={groups!r}")
+    groups = int(groups)
     c_out, in_per_group = weight.shape[:2]
     if c_out % groups:
         raise ValueError(f"groups ({groups}) must divide out_channels ({c_out}, weight.shape[0])")
