@@ -508,7 +508,8 @@ but along spatial axis 0 output_padding=1, stride=1, dilation=1
         )
     if any(size < 1 for size in input.shape[2:]):
         raise ValueError(
-            f"input spatial sizes must be positive, but got input of shape {_shape(input.shape)}"
+            f"input spatial sizes must be positive, but got input of shape "
+            f"{_shape(input.shape[1:] if unbatched else input.shape)}"
         )
 
     out_spatial = []
