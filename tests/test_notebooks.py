@@ -301,3 +301,33 @@ def test_every_exercise_has_an_executed_solution_in_a_hide_cell_dropdown(path):
     problems += [f"{name(path)}: exercise {n} has no hide-cell solution cell after it"
                  for n, cells in solutions.items() if not cells]
     assert solutions and not problems, "\n".join(problems) or f"{name(path)}: no exercise found"
+
+
+#: Words by which the prose next to a figure points at it.
+POINTS_AT_FIGURE = re.compile(r"what to see|figure|diagram|picture|plot|panel|drawn|draw|shows",
+                              re.IGNORECASE)
+
+
+@notebooks
+def test_every_figure_says_what_to_see(path):
+    cells = read_cells(path)
+    problems = []
+    for c in cells:
+        if c.kind != "code" or not any("image/png" in out.get("data", {}) for out in c.outputs):
+            continue
+        before = next((m.source for m in reversed(cells[:c.index]) if m.kind == "markdown"), "")
+        nxt = cells[c.index + 1] if c.index + 1 < len(cells) else None
+        after = nxt.source if nxt is not None and nxt.kind == "markdown" else ""
+        last_paragraph, first_paragraph = before.strip().split("\n\n")[-1], after.strip().split("\n\n")[0]
+        if not (POINTS_AT_FIGURE.search(last_paragraph) or POINTS_AT_FIGURE.search(first_paragraph)):
+            problems.append(f"{where(path, c)} draws a figure, but neither the paragraph before it nor the "
+                            "one after it says what to see in it ('What to see: ...')")
+    assert not problems, "\n".join(problems)
+
+
+@notebooks
+def test_no_installs_inside_notebooks(path):
+    installs = re.compile(r"^\s*[!%]\s*(?:pip|conda)\b", re.MULTILINE)
+    problems = [f"{where(path, c)} installs packages; the set-up belongs to the README"
+                for c in read_cells(path) if c.kind == "code" and installs.search(c.source)]
+    assert not problems, "\n".join(problems)
