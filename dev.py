@@ -89,7 +89,8 @@ def test() -> None:
     run(BIN / "ruff", "check", ".")
     build_book()
     env = dict(os.environ, PYTHONHASHSEED="0")
-    result = subprocess.run([str(PY), "-m", "pytest"], cwd=ROOT, env=env)
+    # -rs lists every skip with its reason (say, the browser tests without Chromium).
+    result = subprocess.run([str(PY), "-m", "pytest", "-rs"], cwd=ROOT, env=env)
     # One pytest run covers tests/, the doctests and book/, so a part with nothing to
     # collect (say, no notebooks yet) cannot end the run with pytest's exit code 5.
     sys.exit(result.returncode)
