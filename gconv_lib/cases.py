@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import gcd
+from numbers import Integral
 
 from .conv import conv2d
+from .validate import _as_array
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,21 @@ def valid_groups(in_channels, out_channels):
     return [g for g in range(1, common + 1) if common % g == 0]
 
 
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
 def _check_counts(in_channels, out_channels):
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if not _is_int(value):
+            raise TypeError(f"{name} must be an int, but got {type(value).__name__} ({value!r})")
+        if value < 1:
             raise ValueError(f"{name} must be a positive integer, but got {name}={value!r}")
+
+
+def _plural(count, noun):
+    """``1 input``, ``2 inputs``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def classify(in_channels, out_channels, groups):
@@ -65,24 +78,35 @@ def classify(in_channels, out_channels, groups):
     Returns
     -------
     LayerCase
+        An invalid ``groups`` (not a positive int, or not dividing both channel counts)
+        gives ``kind='invalid'`` with the reason, as PyTorch would refuse the layer.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``in_channels`` or ``out_channels`` is not a positive int.
 
     Examples
     --------
     >>> classify(8, 4, 2).kind
     'grouped in>out'
+    >>> classify(8, 4, 4).reason
+    '4 groups, each 2 inputs -> 1 output'
     >>> classify(8, 4, 3).reason
     'groups (3) must divide in_channels (8)'
     >>> classify(32, 64, 32).kind
     'depthwise with multiplier'
     """
     _check_counts(in_channels, out_channels)
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+    if not _is_int(groups) or groups < 1:
         return LayerCase("invalid", False, f"groups must be a positive integer, but got groups={groups!r}")
+    in_channels, out_channels, groups = int(in_channels), int(out_channels), int(groups)
     if in_channels % groups:
         return LayerCase("invalid", False, f"groups ({groups}) must divide in_channels ({in_channels})")
     if out_channels % groups:
         return LayerCase("invalid", False, f"groups ({groups}) must divide out_channels ({out_channels})")
     cin_g, cout_g = in_channels // groups, out_channels // groups
+    each = f"{groups} groups, each {_plural(cin_g, 'input')} -> {_plural(cout_g, 'output')}"
     if groups == 1:
         kind, what = "normal", "every output channel sees every input channel"
     elif groups == in_channels and out_channels == in_channels:
@@ -91,15 +115,15 @@ def classify(in_channels, out_channels, groups):
         kind = "depthwise with multiplier"
         what = f"each input channel feeds its own {cout_g} output channels (multiplier K={cout_g})"
     elif in_channels > out_channels:
-        kind, what = "grouped in>out", f"{groups} groups, each {cin_g} inputs -> {cout_g} outputs"
+        kind, what = "grouped in>out", each
     elif in_channels < out_channels:
-        kind, what = "grouped in<out", f"{groups} groups, each {cin_g} inputs -> {cout_g} outputs"
+        kind, what = "grouped in<out", each
     else:
-        kind, what = "grouped in=out", f"{groups} groups, each {cin_g} inputs -> {cout_g} outputs"
+        kind, what = "grouped in=out", each
     return LayerCase(kind, True, what, cin_g, cout_g)
 
 
-def depthwise_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
+def depthwise_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=None):
     """Depthwise 2-D convolution: ``conv2d`` with ``groups = C_in``.
 
     Every input channel is convolved with its own ``K`` kernels (the channel multiplier),
@@ -113,6 +137,9 @@ def depthwise_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
     bias : ndarray of shape (K * C_in,), optional
     stride, padding, dilation
         As in :func:`gconv_lib.conv2d`.
+    groups : int, optional
+        Always ``C_in``; accepted only so that this function has the signature of every
+        other strategy. Anything else raises ValueError.
 
     Returns
     -------
@@ -125,16 +152,22 @@ def depthwise_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
     >>> depthwise_conv2d(x, w).shape
     (1, 6, 2, 2)
     """
-    shape = getattr(input, "shape", ())
-    if len(shape) not in (3, 4):
+    input, weight = _as_array(input, "input"), _as_array(weight, "weight")
+    if input.ndim not in (3, 4):
         raise ValueError(
             f"depthwise_conv2d expects input of shape (N, C_in, H, W) or (C_in, H, W), "
-            f"but got shape {tuple(shape)}"
+            f"but got shape {input.shape}"
         )
-    c_in = shape[-3]
-    if getattr(weight, "ndim", 0) == 4 and weight.shape[1] != 1:
+    c_in = input.shape[-3]
+    if c_in < 1:
+        raise ValueError(f"in_channels must be at least 1, but input has shape {input.shape}")
+    if weight.ndim == 4 and weight.shape[1] != 1:
         raise ValueError(
             f"a depthwise weight has shape (K * C_in, 1, kH, kW), "
-            f"but got weight of shape {tuple(weight.shape)}"
+            f"but got weight of shape {weight.shape}"
+        )
+    if groups is not None and groups != c_in:
+        raise ValueError(
+            f"depthwise_conv2d always uses groups = in_channels ({c_in}), but got groups={groups!r}"
         )
     return conv2d(input, weight, bias, stride, padding, dilation, groups=c_in)
