@@ -152,7 +152,8 @@ def plot_channel_connectivity(in_channels, out_channels, groups=1, ax=None, titl
     return ax
 
 
-def plot_connectivity_matrix(in_channels, out_channels, groups=1, weight=None, ax=None, title=None):
+def plot_connectivity_matrix(in_channels, out_channels, groups=1, weight=None, ax=None, title=None,
+                             out_order=None):
     """Show which input channel feeds which output channel, as a ``(C_out, C_in)`` grid.
 
     Without ``weight``: cell ``(o, c)`` is coloured by the group of output ``o`` where
@@ -161,6 +162,8 @@ def plot_connectivity_matrix(in_channels, out_channels, groups=1, weight=None, a
     ``weight``: the dense block-diagonal weight ``W`` of
     :func:`gconv_lib.block_diagonal_weight`, summarised per channel pair as
     ``sum_{a, b} |W[o, c, a, b]|`` on a grey scale: exactly zero (white) outside the blocks.
+    With ``out_order``, row ``p`` shows output channel ``out_order[p]``, as after a channel
+    shuffle; the row labels then name the channel in each row.
 
     Parameters
     ----------
@@ -175,18 +178,22 @@ def plot_connectivity_matrix(in_channels, out_channels, groups=1, weight=None, a
         (3.6 x 3.2 inches).
     title : str, optional
         Default: ``"groups={groups}: {connected} of {C_out * C_in} channel pairs connected"``.
+    out_order : sequence of int, optional
+        A permutation of ``range(C_out)``: the output channel drawn in each row. Default:
+        the channels in order, ``0 .. C_out - 1`` (PyTorch's group-major order).
 
     Returns
     -------
     matplotlib Axes
         ``ax.images[0]`` holds the drawn array: RGBA of shape ``(C_out, C_in, 4)`` without
-        ``weight``, the ``(C_out, C_in)`` sums with it.
+        ``weight``, the ``(C_out, C_in)`` sums with it (rows in ``out_order``).
 
     Raises
     ------
     ValueError
-        If the layer is invalid, or ``weight`` does not have shape
-        ``(C_out, C_in // groups, kH, kW)``.
+        If the layer is invalid, ``weight`` does not have shape
+        ``(C_out, C_in // groups, kH, kW)``, or ``out_order`` is not a permutation of
+        ``range(C_out)``.
     TypeError
         If ``ax`` is not a matplotlib Axes.
 
@@ -201,6 +208,10 @@ def plot_connectivity_matrix(in_channels, out_channels, groups=1, weight=None, a
     >>> np.asarray(ax.images[0].get_array())          # sum |W[o, c]| over the 3x3 taps
     array([[9., 9., 0., 0.],
            [0., 0., 9., 9.]])
+    >>> ax = plot_connectivity_matrix(4, 2, groups=2, weight=w, out_order=[1, 0], ax=Figure().add_subplot())
+    >>> np.asarray(ax.images[0].get_array())          # rows swapped
+    array([[0., 0., 9., 9.],
+           [9., 9., 0., 0.]])
     """
     m = connectivity(in_channels, out_channels, groups)  # (C_out, C_in); validates the layer
     if weight is not None:
@@ -212,26 +223,34 @@ def plot_connectivity_matrix(in_channels, out_channels, groups=1, weight=None, a
                 f"kH, kW) for C_in={in_channels}, C_out={out_channels}, groups={groups}, "
                 f"but got shape {weight.shape}"
             )
+    order = np.arange(out_channels)
+    if out_order is not None:
+        order = np.asarray(out_order)
+        if order.shape != (out_channels,) or not np.array_equal(np.sort(order), np.arange(out_channels)):
+            raise ValueError(
+                f"out_order must be a permutation of range(C_out) = range({out_channels}), "
+                f"but got {list(np.ravel(order))}"
+            )
     ax = _axes(ax, FIGSIZE["connectivity_matrix"])
     if weight is None:
         out_per_group = out_channels // groups
         rgba = np.ones((out_channels, in_channels, 4))  # (C_out, C_in, RGBA), white
         for o, c in zip(*np.nonzero(m)):
             rgba[o, c] = group_color(int(o) // out_per_group)
-        ax.imshow(rgba, interpolation="nearest")
+        ax.imshow(rgba[order], interpolation="nearest")  # row p: output channel order[p]
     else:
         dense = block_diagonal_weight(weight, groups)  # (C_out, C_in, kH, kW)
         strength = np.abs(dense).sum(axis=(2, 3))  # (C_out, C_in)
-        ax.imshow(strength, cmap="Greys", interpolation="nearest", vmin=0)
+        ax.imshow(strength[order], cmap="Greys", interpolation="nearest", vmin=0)
     ax.set_xticks(np.arange(in_channels))
-    ax.set_yticks(np.arange(out_channels))
+    ax.set_yticks(np.arange(out_channels), labels=[str(o) for o in order])
     ax.tick_params(labelsize=7)
     ax.set_xticks(np.arange(in_channels + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(out_channels + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="lightgrey", lw=0.5)
     ax.tick_params(which="minor", length=0)
     ax.set_xlabel("input channel c")
-    ax.set_ylabel("output channel o")
+    ax.set_ylabel("output channel o" if out_order is None else "output channel o, reordered")
     default = f"groups={groups}: {int(m.sum())} of {m.size} channel pairs connected"
     ax.set_title(title or default, fontsize=9)
     return ax

@@ -176,6 +176,27 @@ def test_heatmap_is_the_block_diagonal_weight(c_in, c_out, groups):
     assert np.array_equal(shown > 0, gl.connectivity(c_in, c_out, groups))   # zero off the blocks
 
 
+def test_out_order_draws_the_rows_in_that_order():
+    shuffle = [0, 4, 1, 5, 2, 6, 3, 7]                             # ChannelShuffle(2) of 4 -> 8, groups=2
+    plain = np.asarray(viz.plot_connectivity_matrix(4, 8, 2).images[0].get_array())
+    ax = viz.plot_connectivity_matrix(4, 8, 2, out_order=shuffle)
+    assert np.array_equal(np.asarray(ax.images[0].get_array()), plain[shuffle])
+    assert [t.get_text() for t in ax.get_yticklabels()] == [str(o) for o in shuffle]
+    w = np.random.default_rng(0).standard_normal((8, 2, 3, 3))
+    ax = viz.plot_connectivity_matrix(4, 8, 2, weight=w, out_order=shuffle)
+    dense = np.asarray(ax.images[0].get_array())                   # (C_out, C_in), rows shuffled
+    assert np.array_equal(dense, np.abs(gl.block_diagonal_weight(w, 2)).sum(axis=(2, 3))[shuffle])
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2], [0, 1, 2, 2], [1, 2, 3, 4], [[0, 1], [2, 3]]],
+                         ids=["too short", "repeated", "out of range", "2-D"])
+def test_out_order_must_be_a_permutation(agg, order):
+    with pytest.raises(ValueError, match=r"out_order must be a permutation of range\(C_out\) = range\(4\), "
+                                         r"but got \["):
+        viz.plot_connectivity_matrix(8, 4, 2, out_order=order)
+    assert agg.get_fignums() == []
+
+
 def test_matrix_title_counts_the_connected_pairs():
     assert viz.plot_connectivity_matrix(8, 4, 4).get_title() == "groups=4: 8 of 32 channel pairs connected"
     assert viz.plot_connectivity_matrix(8, 4, 4, title="mine").get_title() == "mine"
