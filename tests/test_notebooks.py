@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - nbformat comes with jupyter
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 TOC = ROOT / "_toc.yml"
-NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if not {".ipynb_checkpoints", "_build"} & set(p.parts))
 
 #: Tags under which Jupyter Book does not show a cell's code.
 HIDDEN_CODE = {"hide-cell", "hide-input", "remove-cell", "remove-input"}
