@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cases import classify
-from .validate import check_padding, conv_output_size
+from .cases import _is_int, classify
+from .validate import _as_tuple, check_padding, conv_output_size
 
 
-def _pair(value, name):
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return tuple(value)
-    raise ValueError(f"{name} must be an int or a pair of ints, but got {name}={value!r}")
+def _pair(value, name, fn="Conv2d"):
+    """An int or a sequence of 1 or 2 positive ints, as a pair (TypeError/ValueError otherwise)."""
+    pair = _as_tuple(value, 2, name, fn)
+    if any(v < 1 for v in pair):
+        raise ValueError(f"{name} must be positive, but got {name}={pair}")
+    return pair
 
 
 def _check_layer(in_channels, out_channels, groups):
+    if not _is_int(groups):
+        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
     case = classify(in_channels, out_channels, groups)
     if not case.valid:
         raise ValueError(case.reason)
@@ -47,7 +49,7 @@ def weight_shape(in_channels, out_channels, kernel_size, groups=1):
     (4, 2, 5, 5)
     """
     _check_layer(in_channels, out_channels, groups)
-    kh, kw = _pair(kernel_size, "kernel_size")
+    kh, kw = _pair(kernel_size, "kernel_size", "weight_shape")
     return (out_channels, in_channels // groups, kh, kw)
 
 
@@ -93,9 +95,12 @@ def macs(in_channels, out_channels, kernel_size, input_size, groups=1, stride=1,
     1806336
     """
     _check_layer(in_channels, out_channels, groups)
-    kernel = _pair(kernel_size, "kernel_size")
-    size, stride, dilation = (_pair(v, n) for v, n in
-                              ((input_size, "input_size"), (stride, "stride"), (dilation, "dilation")))
+    kernel, size, stride, dilation = (_pair(v, n, "macs") for v, n in (
+        (kernel_size, "kernel_size"), (input_size, "input_size"), (stride, "stride"), (dilation, "dilation")))
+    if not _is_int(batch):
+        raise TypeError(f"batch must be an int, but got {type(batch).__name__} ({batch!r})")
+    if batch < 0:
+        raise ValueError(f"batch must be non-negative, but got batch={batch}")
     pads = check_padding(padding, kernel, stride, dilation, 2, "macs")
     out = [conv_output_size(s, k, st, p, d) for s, k, st, p, d in zip(size, kernel, stride, pads, dilation)]
     if min(out) < 1:
