@@ -10,6 +10,7 @@ import numpy as np
 
 from .conv import conv2d
 from .cost import _pair, weight_shape
+from .validate import check_padding
 
 
 class Conv2d:
@@ -53,6 +54,9 @@ class Conv2d:
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         shape = weight_shape(in_channels, out_channels, self.kernel_size, groups)
+        # refuse at construction what no input could make valid ('same' with a stride, ...), as torch does
+        check_padding(padding, self.kernel_size, _pair(stride, "stride"), _pair(dilation, "dilation"), 2,
+                      "Conv2d")
         rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(np.prod(shape[1:]))
         self.weight = rng.uniform(-bound, bound, size=shape).astype(dtype)
