@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cases import depthwise_conv2d
 from .conv import conv1d, conv2d, conv3d
 
 #: The tolerances the book and the tests use to call two results equal.
@@ -57,9 +58,10 @@ class TorchComparison:
     ours, theirs : ndarray
         gconv_lib's and torch's results.
     max_abs_diff : float
-        The largest absolute difference between them.
+        The largest absolute difference between them (``inf`` when the shapes differ).
     matches : bool
-        True when they agree within :data:`TOLERANCES` for their dtype.
+        True when they have the same shape and dtype and agree within :data:`TOLERANCES`
+        for that dtype.
     """
 
     ours: np.ndarray
@@ -73,17 +75,20 @@ class TorchComparison:
                 f"max |difference| = {self.max_abs_diff:.1e}")
 
 
-def compare_with_torch(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+def compare_with_torch(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=None,
                        fn=None):
     """Run one convolution through gconv_lib and through torch, and compare.
 
     Parameters
     ----------
-    input, weight, bias, stride, padding, dilation, groups
+    input, weight, bias, stride, padding, dilation
         As in :func:`gconv_lib.conv2d` (or conv1d/conv3d, by ``weight.ndim``).
+    groups : int, optional
+        As in :func:`gconv_lib.conv2d`. Default 1, or ``C_in`` when ``fn`` is
+        :func:`~gconv_lib.depthwise_conv2d` (which sets it itself).
     fn : callable, optional
-        The gconv_lib function to check (any strategy with conv2d's signature);
-        default: ``conv1d``, ``conv2d`` or ``conv3d``.
+        The gconv_lib function to check (any strategy with conv2d's signature, or
+        ``depthwise_conv2d``); default: ``conv1d``, ``conv2d`` or ``conv3d``.
 
     Returns
     -------
@@ -96,11 +101,18 @@ def compare_with_torch(input, weight, bias=None, stride=1, padding=0, dilation=1
     >>> result = compare_with_torch(x, w, groups=4, padding=2)
     >>> result.matches, result.ours.shape
     (True, (2, 4, 7, 7))
+    >>> compare_with_torch(x, rng.standard_normal((16, 1, 3, 3)), fn=depthwise_conv2d).matches
+    True
     """
     if fn is None:
         fn = {3: conv1d, 4: conv2d, 5: conv3d}[np.ndim(weight)]
-    ours = fn(input, weight, bias, stride, padding, dilation, groups)
-    theirs = torch_conv(input, weight, bias, stride, padding, dilation, groups)
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation)
+    ours = fn(input, weight, bias, **kwargs, **({} if groups is None else {"groups": groups}))
+    if groups is None:  # what fn used: depthwise_conv2d takes one group per input channel
+        groups = np.shape(input)[-np.ndim(weight) + 1] if fn is depthwise_conv2d else 1
+    theirs = torch_conv(input, weight, bias, groups=groups, **kwargs)
+    if ours.shape != theirs.shape:  # a strategy under test can be wrong in its shape too
+        return TorchComparison(ours, theirs, float("inf"), False)
     diff = float(np.max(np.abs(ours - theirs))) if ours.size else 0.0
-    matches = ours.shape == theirs.shape and np.allclose(ours, theirs, **TOLERANCES[ours.dtype])
+    matches = ours.dtype == theirs.dtype and np.allclose(ours, theirs, **TOLERANCES[ours.dtype])
     return TorchComparison(ours, theirs, diff, bool(matches))
