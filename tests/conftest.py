@@ -10,6 +10,7 @@ bias, batch 1 and > 1, unbatched input, non-square kernels and inputs. A test th
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,10 +109,10 @@ def float_dtype(request):
 @pytest.fixture(autouse=True, scope="session")
 def torch_single_thread():
     """Run torch on one thread: the tests' tensors are tiny, and on a small machine torch's
-    thread pool makes each call ~100x slower than the work itself."""
-    try:
-        import torch
-    except ImportError:  # the NumPy-only tests still run
+    thread pool makes each call ~100x slower than the work itself. (torch is imported by the
+    test modules that use it, at collection; a run without them never imports it.)"""
+    torch = sys.modules.get("torch")
+    if torch is None:
         yield
         return
     threads = torch.get_num_threads()
