@@ -24,6 +24,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 import gconv_lib
 
@@ -36,6 +38,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}  # a common phone's CSS width
 OVERFLOW_TOLERANCE_PX = 2
+MATHJAX_TIMEOUT_MS = 15_000
 
 
 def toc_pages() -> list[str]:
@@ -77,8 +80,6 @@ def browser():
         pytest.skip(f"Chromium is not installed at {CHROMIUM}, so the book was not checked in a "
                     "browser: `python3 dev.py test` installs Debian's chromium with apt-get "
                     "(needs root or sudo), or set GCONV_CHROMIUM to a Chromium binary")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -101,14 +102,19 @@ class Page:
 
     def open(self, path: Path, query: str = "") -> None:
         self.tab.goto(path.as_uri() + query, wait_until="load")
-        # MathJax 3 (served by sphinx-mathjax-offline) typesets after load; wait for it.
-        self.tab.wait_for_function("() => window.MathJax === undefined || "
-                                   "(MathJax.startup !== undefined && MathJax.startup.promise)")
-        self.tab.evaluate("""async () => {
-            if (window.MathJax !== undefined) await MathJax.startup.promise;
-            await Promise.all(Array.from(document.images).map(img => img.complete ? null :
-                new Promise(done => { img.onload = img.onerror = done; })));
-        }""")
+        # MathJax 3 (served by sphinx-mathjax-offline) typesets after load; wait for it and
+        # for the images. A page without math has no MathJax at all.
+        try:
+            self.tab.wait_for_function("""async () => {
+                if (window.MathJax === undefined) return true;
+                if (MathJax.startup === undefined || !MathJax.startup.promise) return false;
+                await MathJax.startup.promise;
+                await Promise.all(Array.from(document.images).map(img => img.complete ? null :
+                    new Promise(done => { img.onload = img.onerror = done; })));
+                return true;
+            }""", timeout=MATHJAX_TIMEOUT_MS)
+        except PlaywrightTimeout:
+            self.errors.append(f"MathJax did not load or finish within {MATHJAX_TIMEOUT_MS} ms")
 
     def close(self) -> None:
         self.context.close()
