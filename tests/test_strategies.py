@@ -13,11 +13,7 @@ from hypothesis import strategies as st
 
 import gconv_lib as gl
 
-
-def depthwise(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=None):
-    """depthwise_conv2d under the common signature (groups is implied: C_in)."""
-    return gl.depthwise_conv2d(input, weight, bias, stride, padding, dilation)
-
+depthwise = gl.depthwise_conv2d  # takes groups too, which must then be C_in
 
 STRATEGIES = {
     "conv2d": gl.conv2d,
