@@ -112,6 +112,42 @@ def test_input_is_not_modified(conv_case):
         np.testing.assert_array_equal(before, after)
 
 
+def test_nan_spreads_over_the_receptive_field_like_torch():
+    """A NaN in one input pixel poisons exactly the outputs whose window (in its group) reads it."""
+    x, w, b = CASES["grouped in=out 6->6 g=3, dilation 2"].arrays()
+    x[1, 2, 4, 5] = np.nan  # channel 2 is in group 1 (channels 2, 3)
+    kwargs = CASES["grouped in=out 6->6 g=3, dilation 2"].kwargs
+    ours, theirs = gl.conv2d(x, w, b, **kwargs), torch_conv2d(x, w, b, **kwargs)
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    assert np.isnan(ours).any() and not np.isnan(ours[0]).any()
+    assert not np.isnan(ours[1, [0, 1, 4, 5]]).any()  # other groups never read channel 2
+
+
+def test_strided_read_only_and_fortran_inputs():
+    """Views with odd strides, read-only and Fortran-ordered arrays give the contiguous answer."""
+    rng = np.random.default_rng(0)
+    big = rng.standard_normal((2, 8, 14, 12))
+    x = big[:, ::2, ::-2, 1::1]  # (2, 4, 7, 11), non-contiguous and reversed
+    w = np.asfortranarray(rng.standard_normal((6, 2, 3, 2)))
+    w.flags.writeable = False
+    expected = gl.conv2d(np.ascontiguousarray(x), np.ascontiguousarray(w), groups=2, padding=1)
+    out = gl.conv2d(x, w, groups=2, padding=1)
+    np.testing.assert_array_equal(out, expected)
+    assert_close(out, torch_conv2d(np.ascontiguousarray(x), np.ascontiguousarray(w), groups=2, padding=1),
+                 np.float64)
+    out[...] = 0  # the result is a new array, not a view of the input
+    assert np.isfinite(big).all() and big.any()
+
+
+def test_torch_tensors_are_accepted_as_arrays():
+    x, w, b = CASES["depthwise 4->4, same"].arrays(np.float32)
+    kwargs = CASES["depthwise 4->4, same"].kwargs
+    t = [torch.from_numpy(a).requires_grad_() for a in (x, w, b)]
+    out = gl.conv2d(*t, **kwargs)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, gl.conv2d(x, w, b, **kwargs))
+
+
 def test_empty_batch_like_torch():
     x, w, b = CASES["grouped in>out 8->4 g=2, pad 1"].arrays()
     ours = gl.conv2d(x[:0], w, b, padding=1, groups=2)
@@ -231,7 +267,7 @@ def valid_shapes(draw):
         pads = [0, 0] if padding == "valid" else [2 * p for p in pair(padding)]
     spans = [d * (k - 1) + 1 for k, d in zip(kernel, pair(dilation))]
     size = tuple(max(1, s - p) + draw(st.integers(0, 4)) for s, p in zip(spans, pads))
-    batch = draw(st.sampled_from([(), (1,), (2,)]))  # (): unbatched (C_in, H, W)
+    batch = draw(st.sampled_from([(), (1,), (2,), (0,)]))  # (): unbatched (C_in, H, W); (0,): empty
     return ((*batch, c_in, *size), (c_out, c_in // groups, *kernel),
             (c_out,) if draw(st.booleans()) else None,
             dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
@@ -319,7 +355,38 @@ def test_accepts_exactly_what_torch_accepts(config, dtype):
             gl.conv2d(x, w, b, **kwargs)
         return
     event("torch: accepted")
-    assert_close(gl.conv2d(x, w, b, **kwargs), theirs, dtype)
+    ours = gl.conv2d(x, w, b, **kwargs)
+    assert ours.dtype == dtype
+    assert_close(ours, theirs, dtype)
+
+
+STRATEGIES = {"naive": gl.conv2d_naive, "im2col": gl.conv2d_im2col, "split": gl.conv2d_split,
+              "block_diagonal": gl.conv2d_block_diagonal}
+
+
+def outcome(fn, *args, **kwargs):
+    """The result of a call, or its error's class and message."""
+    try:
+        return fn(*args, **kwargs)
+    except (TypeError, ValueError) as e:
+        return type(e), str(e)
+
+
+@settings(max_examples=100, deadline=None)
+@given(any_shapes())
+def test_every_strategy_accepts_and_rejects_like_conv2d(config):
+    """Every strategy checks its arguments as conv2d does: the same error and message, or a
+    result (their values are compared in test_strategies.py)."""
+    *shapes, kwargs = config
+    x, w, b = random_arrays(*shapes, np.float64)
+    expected = outcome(gl.conv2d, x, w, b, **kwargs)
+    for name, strategy in STRATEGIES.items():
+        got = outcome(strategy, x, w, b, **kwargs)
+        if isinstance(expected, tuple):
+            assert got == expected, name
+        else:
+            assert isinstance(got, np.ndarray) and got.shape == expected.shape, name
+            np.testing.assert_allclose(got, expected, **TOL[x.dtype], err_msg=name)
 
 
 def test_zero_input_channels_are_rejected():

@@ -1,6 +1,8 @@
 """The torch bridge: torch_conv is torch.nn.functional.conv*d, and compare_with_torch reports
 a small difference for every gconv_lib strategy and a large one for a wrong function."""
 
+import sys
+
 import numpy as np
 import pytest
 from conftest import CASES, TOL
@@ -109,3 +111,13 @@ def test_compare_with_torch_raises_gconv_lib_s_error_first():
     x, w = np.zeros((1, 8, 5, 5)), np.zeros((4, 3, 3, 3))
     with pytest.raises(ValueError, match=r"^groups \(3\) must divide in_channels \(8\)$"):
         gl.compare_with_torch(x, w, groups=3)
+
+
+def test_a_clear_error_without_torch(monkeypatch):
+    """torch is optional: without it, the bridge says how to install it."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+    message = r"^comparing with PyTorch needs torch: pip install 'gconv_lib\[torch\]'$"
+    with pytest.raises(ImportError, match=message):
+        gl.torch_conv(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)))
+    with pytest.raises(ImportError, match=message):
+        gl.compare_with_torch(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)))
