@@ -10,7 +10,7 @@ import numpy as np
 
 from .conv import conv2d
 from .cost import _pair, weight_shape
-from .validate import check_padding
+from .validate import FLOAT_DTYPES, check_padding
 
 
 class Conv2d:
@@ -50,6 +50,8 @@ class Conv2d:
         if padding_mode != "zeros":
             raise ValueError(f"padding_mode must be 'zeros' (the only mode implemented), "
                              f"but got padding_mode={padding_mode!r}")
+        if np.dtype(dtype) not in FLOAT_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, but got {np.dtype(dtype)}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups

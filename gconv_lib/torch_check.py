@@ -19,10 +19,19 @@ TOLERANCES = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-4),
               np.dtype(np.float64): dict(rtol=1e-10, atol=1e-10)}
 
 
+def _dimension(weight) -> int:
+    """1, 2 or 3 spatial dimensions, from the weight (C_out, C_in // groups, *kernel)."""
+    ndim = np.ndim(weight)
+    if ndim not in (3, 4, 5):
+        raise ValueError(f"weight must have 3, 4 or 5 dimensions (conv1d, conv2d, conv3d), "
+                         f"but has shape {np.shape(weight)}")
+    return ndim - 2
+
+
 def _torch():
     try:
         import torch
-    except ImportError as e:  # pragma: no cover - depends on the environment
+    except ImportError as e:
         raise ImportError("comparing with PyTorch needs torch: pip install 'gconv_lib[torch]'") from e
     return torch
 
@@ -38,8 +47,8 @@ def torch_conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
     array([9., 9.])
     """
     torch = _torch()
-    fn = {3: torch.nn.functional.conv1d, 4: torch.nn.functional.conv2d,
-          5: torch.nn.functional.conv3d}[np.ndim(weight)]
+    nd = _dimension(weight)
+    fn = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}[nd]
     t = (lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a)))
     with torch.no_grad(), warnings.catch_warnings():
         # torch warns that 'same' padding with an even kernel may copy the input; harmless here
@@ -105,7 +114,7 @@ def compare_with_torch(input, weight, bias=None, stride=1, padding=0, dilation=1
     True
     """
     if fn is None:
-        fn = {3: conv1d, 4: conv2d, 5: conv3d}[np.ndim(weight)]
+        fn = {1: conv1d, 2: conv2d, 3: conv3d}[_dimension(weight)]
     kwargs = dict(stride=stride, padding=padding, dilation=dilation)
     ours = fn(input, weight, bias, **kwargs, **({} if groups is None else {"groups": groups}))
     if groups is None:  # what fn used: depthwise_conv2d takes one group per input channel

@@ -126,6 +126,9 @@ LAYER_ERRORS = {
     "from a reflect-padded module": (
         lambda: gl.Conv2d.from_torch(torch.nn.Conv2d(8, 4, 3, padding_mode="circular")), ValueError,
         "only padding_mode='zeros' is implemented, but the module has padding_mode='circular'"),
+    "float16 layer": (
+        lambda: gl.Conv2d(8, 4, 3, dtype=np.float16), TypeError,
+        "dtype must be float32 or float64, but got float16"),
     "input with the wrong channels": (
         lambda: gl.Conv2d(8, 4, 3)(np.zeros((1, 6, 5, 5), dtype=np.float32)), ValueError,
         "weight.shape[1] must be in_channels // groups = 6 // 1 = 6, but weight has shape (4, 8, 3, 3)"),

@@ -121,3 +121,11 @@ def test_a_clear_error_without_torch(monkeypatch):
         gl.torch_conv(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)))
     with pytest.raises(ImportError, match=message):
         gl.compare_with_torch(np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1)))
+
+
+@pytest.mark.parametrize("call", [gl.torch_conv, gl.compare_with_torch],
+                         ids=["torch_conv", "compare_with_torch"])
+def test_weight_of_the_wrong_dimension(call):
+    rule = r"^weight must have 3, 4 or 5 dimensions \(conv1d, conv2d, conv3d\), but has shape \(4, 2\)$"
+    with pytest.raises(ValueError, match=rule):
+        call(np.ones((1, 2, 5, 5)), np.ones((4, 2)))
