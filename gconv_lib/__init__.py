@@ -5,7 +5,9 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.conv` -- ``conv1d``, ``conv2d``, ``conv3d``: the public functions;
 * :mod:`~gconv_lib.validate` -- every argument rule, with clear errors;
 * :mod:`~gconv_lib.naive` -- the loop oracle, ``conv2d_naive``;
-* :mod:`~gconv_lib.im2col` -- the vectorised default, ``conv2d_im2col``;
+* :mod:`~gconv_lib.im2col` -- the vectorised teaching strategy, ``conv2d_im2col``;
+* :mod:`~gconv_lib.fast` -- the fast default path, ``conv2d_fast`` (tiles, threads);
+* :mod:`~gconv_lib.bench` -- ``python -m gconv_lib.bench``: conv2d against torch, timed;
 * :mod:`~gconv_lib.grouped` -- split/concatenate and block-diagonal views of ``groups``;
 * :mod:`~gconv_lib.cases` -- ``classify``, ``valid_groups``, ``depthwise_conv2d``;
 * :mod:`~gconv_lib.cost` -- weight shape, parameters, multiply-adds, connectivity;
@@ -20,6 +22,7 @@ from .backward import conv2d_backward
 from .cases import LayerCase, classify, depthwise_conv2d, valid_groups
 from .conv import conv1d, conv2d, conv3d
 from .cost import connectivity, macs, param_count, weight_shape
+from .fast import conv2d_fast
 from .grouped import block_diagonal_weight, conv2d_block_diagonal, conv2d_split
 from .im2col import conv2d_im2col
 from .layer import Conv2d
@@ -45,6 +48,7 @@ __all__ = [
     "conv2d",
     "conv2d_backward",
     "conv2d_block_diagonal",
+    "conv2d_fast",
     "conv2d_im2col",
     "conv2d_naive",
     "conv2d_split",

@@ -1,18 +1,21 @@
 """The public convolutions: ``conv1d``, ``conv2d`` and ``conv3d`` with PyTorch's meaning.
 
-They check their arguments once (:mod:`gconv_lib.validate`) and run the default strategy
-(:mod:`gconv_lib.im2col`), which is written once for any number of spatial dimensions.
+They check their arguments once (:mod:`gconv_lib.validate`) and run the default strategy:
+:mod:`gconv_lib.fast` (stride phases, flat shifts, tiles and a thread pool; ``conv1d`` runs
+as a 2-d convolution on one row) for 1-d and 2-d, and :mod:`gconv_lib.im2col` (one batched
+matrix product over every window, written once for any number of dimensions) for 3-d.
 """
 
 from __future__ import annotations
 
+from .fast import conv_nd_fast
 from .im2col import conv_nd_im2col
 from .validate import check_conv_args
 
 
 def _conv(nd, input, weight, bias, stride, padding, dilation, groups):
     a = check_conv_args(input, weight, bias, stride, padding, dilation, groups, nd=nd)
-    return a.finish(conv_nd_im2col(a))
+    return a.finish(conv_nd_fast(a) if nd <= 2 else conv_nd_im2col(a))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -1,0 +1,174 @@
+"""gconv_lib.fast, the default path: exact against the oracles on every case, and its memory.
+
+Every method and tile size must give the im2col / naive result (the oracles) and torch's,
+on the conftest cases, the benchmark suite's shapes (batch 2) and random configurations.
+Speed is the benchmark's business (python -m gconv_lib.bench), never a unit test's; memory
+is deterministic, so the benchmark layers' peak allocation is checked here.
+"""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from conftest import CASES, TOL
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gconv_lib as gl
+from gconv_lib import bench, fast
+from gconv_lib.validate import check_conv_args
+
+torch = pytest.importorskip("torch")
+
+#: tile_bytes=1 forces one group and one output row per tile: every tile boundary is hit.
+TILES = {"default tiles": None, "smallest tiles": 1}
+
+
+def methods(w, groups):
+    """The methods that apply: "taps" needs one input channel per group."""
+    return ("gemm", "taps") if w.shape[1] == 1 else ("gemm",)
+
+
+def run_fast(x, w, b, method, tile_bytes, **kwargs):
+    a = check_conv_args(x, w, b, nd=2, **kwargs)
+    return a.finish(fast.conv_nd_fast(a, method, tile_bytes))
+
+
+@pytest.fixture
+def threads():
+    """Set the pool to 2 threads for a test, then restore the previous count."""
+    before = fast.get_num_threads()
+    fast.set_num_threads(2)
+    yield 2
+    fast.set_num_threads(before)
+
+
+@pytest.mark.parametrize("tile_bytes", TILES.values(), ids=TILES.keys())
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_every_method_and_tiling_matches_naive(case, tile_bytes, float_dtype, threads):
+    x, w, b = case.arrays(float_dtype)
+    oracle = gl.conv2d_naive(x, w, b, **case.kwargs)
+    for method in methods(w, case.groups):
+        ours = run_fast(x, w, b, method, tile_bytes, **case.kwargs)
+        assert ours.shape == oracle.shape and ours.dtype == float_dtype, method
+        np.testing.assert_allclose(ours, oracle, **TOL[float_dtype], err_msg=method)
+
+
+@pytest.mark.parametrize("layer", bench.SUITE, ids=lambda layer: layer.name)
+def test_suite_shapes_match_torch_and_im2col(layer, threads):
+    small = bench.Layer(layer.name, layer.in_channels, layer.out_channels, layer.kernel_size,
+                        layer.size, layer.groups, layer.stride, layer.padding, batch=2)
+    x, w = small.arrays()
+    ours = gl.conv2d(x, w, **small.kwargs)
+    theirs = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), **small.kwargs)
+    np.testing.assert_allclose(ours, theirs.numpy(), **TOL[np.dtype(np.float32)])
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    np.testing.assert_allclose(gl.conv2d(x64, w64, **small.kwargs),
+                               gl.conv2d_im2col(x64, w64, **small.kwargs), **TOL[np.dtype(np.float64)])
+
+
+def test_result_does_not_depend_on_threads_or_tiles():
+    x, w, b = CASES["grouped in<out 4->8 g=2, stride 2"].arrays(np.float32)
+    before = fast.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            fast.set_num_threads(n)
+            results.append(gl.conv2d(x, w, b, stride=2, padding=1, groups=2))
+    finally:
+        fast.set_num_threads(before)
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])  # bit for bit: each sum has one order
+
+
+def test_non_contiguous_input_and_weight():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 9, 11))[:, ::-1, :, ::2]  # reversed channels, every other column
+    w = np.asfortranarray(rng.standard_normal((6, 3, 3, 2)))
+    for method in ("gemm",):
+        np.testing.assert_allclose(run_fast(x, w, None, method, 1, padding=1, groups=2),
+                                   gl.conv2d_naive(x, w, padding=1, groups=2), **TOL[np.dtype(np.float64)])
+
+
+def test_empty_batch():
+    out = gl.conv2d(np.zeros((0, 4, 5, 5), np.float32), np.zeros((2, 2, 3, 3), np.float32), groups=2)
+    assert out.shape == (0, 2, 3, 3) and out.dtype == np.float32
+
+
+@pytest.mark.parametrize(("stride", "dilation", "n_phases"), [
+    (1, 1, 1), (2, 1, 4), ((2, 3), 1, 6), (2, 2, 1), (3, 2, 9), ((1, 2), (1, 2), 1)])
+def test_plan_reads_only_the_phases_some_tap_needs(stride, dilation, n_phases):
+    x, w = np.zeros((1, 2, 20, 20)), np.zeros((2, 1, 3, 3))
+    p = fast.plan(check_conv_args(x, w, stride=stride, dilation=dilation, groups=2))
+    assert len(p.phases) == n_phases
+    assert len(p.taps) == 9 and {k for k, _ in p.taps} == set(range(n_phases))
+
+
+def test_plan_methods_and_tiles():
+    a = check_conv_args(np.zeros((8, 32, 112, 112), np.float32), np.zeros((32, 1, 3, 3), np.float32),
+                        padding=1, groups=32)
+    assert fast.plan(a).method == "taps"
+    a = check_conv_args(np.zeros((8, 64, 56, 56), np.float32), np.zeros((64, 64, 3, 3), np.float32),
+                        padding=1)
+    p = fast.plan(a)
+    assert p.method == "gemm" and p.group_tile == 1
+    # one row band's column buffer stays within TILE_BYTES
+    assert p.row_tile * p.Wq * 64 * 9 * 4 <= fast.TILE_BYTES < (p.row_tile + 1) * p.Wq * 64 * 9 * 4
+
+
+def test_set_num_threads_rejects_nonsense():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="positive int"):
+            fast.set_num_threads(bad)
+
+
+def peak_bytes(fn):
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("layer", bench.SUITE, ids=lambda layer: layer.name)
+def test_peak_memory_within_four_times_the_arrays(layer, threads):
+    """The issue's memory target, on every benchmark layer at batch 8 with 2 threads."""
+    x, w = layer.arrays()
+    out_bytes = x.dtype.itemsize * layer.batch * layer.out_channels * gl.conv_output_size(
+        layer.size, layer.kernel_size, layer.stride, layer.padding) ** 2
+    peak = peak_bytes(lambda: gl.conv2d(x, w, **layer.kwargs))
+    assert out_bytes <= peak <= 4 * (x.nbytes + w.nbytes + out_bytes)
+
+
+def test_peak_memory_far_below_im2col_on_a_dense_layer(threads):
+    x = np.ones((8, 32, 56, 56), np.float32)
+    w = np.ones((32, 32, 3, 3), np.float32)
+    fast_peak = peak_bytes(lambda: gl.conv2d(x, w, padding=1))
+    im2col_peak = peak_bytes(lambda: gl.conv2d_im2col(x, w, padding=1))
+    assert fast_peak < im2col_peak / 3
+
+
+@settings(deadline=None, max_examples=60)
+@given(data=st.data())
+def test_random_configurations_match_im2col(data):
+    """Random valid configurations (shapes valid by construction), every method and tiling."""
+    groups = data.draw(st.integers(1, 4), "groups")
+    c_in, c_out = groups * data.draw(st.integers(1, 3)), groups * data.draw(st.integers(1, 3))
+    kh, kw = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    stride = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    dilation = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    padding = data.draw(st.one_of(st.just("valid"), st.tuples(st.integers(0, 3), st.integers(0, 3)),
+                                  st.just("same") if stride == (1, 1) else st.just(0)))
+    spans = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    h = data.draw(st.integers(spans[0], spans[0] + 6))
+    w_size = data.draw(st.integers(spans[1], spans[1] + 6))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    x = rng.standard_normal((data.draw(st.integers(1, 2)), c_in, h, w_size))
+    w = rng.standard_normal((c_out, c_in // groups, kh, kw))
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    oracle = gl.conv2d_im2col(x, w, **kwargs)
+    tile_bytes = data.draw(st.sampled_from([1, 256, None]), "tile_bytes")
+    for method in methods(w, groups):
+        np.testing.assert_allclose(run_fast(x, w, None, method, tile_bytes, **kwargs), oracle,
+                                   **TOL[np.dtype(np.float64)], err_msg=method)
