@@ -59,7 +59,9 @@ import numpy as np
 from .validate import ConvArgs, check_conv_args
 
 #: Target size in bytes of one tile's column buffer (``"gemm"``) or accumulator (``"taps"``).
-TILE_BYTES = 1 << 20
+#: Measured on the benchmark suite (2 cores): smaller tiles spend more time in Python and in
+#: per-call overhead, which holds the GIL; larger ones leave the cache.
+TILE_BYTES = {"gemm": 2 << 20, "taps": 1 << 20}
 
 _NUM_THREADS = max(1, min(int(os.environ.get("GCONV_NUM_THREADS", os.cpu_count() or 1)), 64))
 _POOL: ThreadPoolExecutor | None = None
@@ -198,7 +200,7 @@ def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) 
     out_per_group = a.out_channels // a.groups
     if method is None:
         method = "taps" if c_per_group == 1 and out_per_group <= 4 else "gemm"
-    tile_bytes = TILE_BYTES if tile_bytes is None else tile_bytes
+    tile_bytes = TILE_BYTES[method] if tile_bytes is None else tile_bytes
     item = a.input.dtype.itemsize
     # bytes per group and output row: the column buffer ("gemm") or accumulator ("taps")
     per_row = wq * item * (c_per_group * kh * kw if method == "gemm" else out_per_group)
@@ -213,17 +215,21 @@ def _phases(a: ConvArgs, p: Plan, n: int, c0: int, c1: int, r0: int, r1: int) ->
     (sh, sw), ((pt, _), (pl, _)) = a.stride, a.padding
     x = a.input[n, c0:c1]  # (C_t, H, W)
     h, w = x.shape[1:]
-    buf = np.zeros((len(p.phases), c1 - c0, r1 - r0, p.Wq), x.dtype)
+    buf = np.empty((len(p.phases), c1 - c0, r1 - r0, p.Wq), x.dtype)
     for k, (ah, aw) in enumerate(p.phases):
         # phase row r is input row sH * r + a - pad_top; keep the rows inside the input
-        lo = max(r0, -((ah - pt) // sh))
-        hi = min(r1, (h - 1 + pt - ah) // sh + 1)
-        left = max(0, -((aw - pl) // sw))
-        right = min(p.Wq, (w - 1 + pl - aw) // sw + 1)
-        if hi > lo and right > left:
-            h0, w0 = sh * lo + ah - pt, sw * left + aw - pl
-            buf[k, :, lo - r0 : hi - r0, left:right] = x[:, h0 : h0 + sh * (hi - lo) : sh,
-                                                         w0 : w0 + sw * (right - left) : sw]
+        lo = min(max(r0, -((ah - pt) // sh)), r1)
+        hi = max(min(r1, (h - 1 + pt - ah) // sh + 1), lo)
+        left = min(max(0, -((aw - pl) // sw)), p.Wq)
+        right = max(min(p.Wq, (w - 1 + pl - aw) // sw + 1), left)
+        # zeros where the padding (or the rows and columns past the input) are, data inside
+        buf[k, :, : lo - r0] = 0
+        buf[k, :, hi - r0 :] = 0
+        buf[k, :, lo - r0 : hi - r0, :left] = 0
+        buf[k, :, lo - r0 : hi - r0, right:] = 0
+        h0, w0 = sh * lo + ah - pt, sw * left + aw - pl
+        buf[k, :, lo - r0 : hi - r0, left:right] = x[:, h0 : h0 + sh * (hi - lo) : sh,
+                                                     w0 : w0 + sw * (right - left) : sw]
     return buf
 
 

@@ -113,7 +113,7 @@ def test_plan_methods_and_tiles():
     p = fast.plan(a)
     assert p.method == "gemm" and p.group_tile == 1
     # one row band's column buffer stays within TILE_BYTES
-    assert p.row_tile * p.Wq * 64 * 9 * 4 <= fast.TILE_BYTES < (p.row_tile + 1) * p.Wq * 64 * 9 * 4
+    assert p.row_tile * p.Wq * 64 * 9 * 4 <= fast.TILE_BYTES["gemm"] < (p.row_tile + 1) * p.Wq * 64 * 9 * 4
 
 
 def test_set_num_threads_rejects_nonsense():
