@@ -210,12 +210,31 @@ def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) 
     return Plan(phases, taps, hq, wq, method, group_tile, row_tile, transposed)
 
 
-def _phases(a: ConvArgs, p: Plan, n: int, c0: int, c1: int, r0: int, r1: int) -> np.ndarray:
+class _Scratch:
+    """One worker's reusable buffers: allocated once per call, not once per tile.
+
+    Fresh multi-MiB arrays per tile would each be new pages for the kernel to map (page
+    faults), and two threads faulting at once contend for the same lock in the kernel.
+    """
+
+    def __init__(self, dtype):
+        self.dtype, self.buffers = dtype, {}
+
+    def get(self, name: str, shape: tuple) -> np.ndarray:
+        """An uninitialised array of ``shape``, a view into the buffer called ``name``."""
+        size = int(np.prod(shape))
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self.buffers[name] = np.empty(size, self.dtype)
+        return buffer[:size].reshape(shape)
+
+
+def _phases(a: ConvArgs, p: Plan, scratch: _Scratch, n: int, c0: int, c1: int, r0: int, r1: int):
     """Phase rows ``[r0, r1)`` of image ``n``, channels ``[c0, c1)``: ``(P, C_t, r1 - r0, Wq)``."""
     (sh, sw), ((pt, _), (pl, _)) = a.stride, a.padding
     x = a.input[n, c0:c1]  # (C_t, H, W)
     h, w = x.shape[1:]
-    buf = np.empty((len(p.phases), c1 - c0, r1 - r0, p.Wq), x.dtype)
+    buf = scratch.get("phases", (len(p.phases), c1 - c0, r1 - r0, p.Wq))
     for k, (ah, aw) in enumerate(p.phases):
         # phase row r is input row sH * r + a - pad_top; keep the rows inside the input
         lo = min(max(r0, -((ah - pt) // sh)), r1)
@@ -233,39 +252,52 @@ def _phases(a: ConvArgs, p: Plan, n: int, c0: int, c1: int, r0: int, r1: int) ->
     return buf
 
 
-def _tile(a: ConvArgs, p: Plan, out: np.ndarray, n: int, g0: int, g1: int, r0: int, r1: int):
+def _tile(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
+          n: int, g0: int, g1: int, r0: int, r1: int):
     """Compute ``out[n, channels of groups g0..g1, rows r0..r1]``."""
     c_per_group, out_per_group = a.weight.shape[1], a.out_channels // a.groups
-    n_groups, n_taps, n_rows = g1 - g0, len(p.taps), r1 - r0
+    n_groups, n_taps, n_rows, w_out = g1 - g0, len(p.taps), r1 - r0, out.shape[3]
     span = n_rows * p.Wq  # L_t: the tile's output values per channel, wrapped columns included
     reach = max(off for _, off in p.taps) // p.Wq + 1  # phase rows a tile reads past its own
-    x = _phases(a, p, n, g0 * c_per_group, g1 * c_per_group, r0, r1 + reach)
+    x = _phases(a, p, scratch, n, g0 * c_per_group, g1 * c_per_group, r0, r1 + reach)
     x = x.reshape(len(p.phases), n_groups, c_per_group, -1)  # (P, G_t, C_in/G, rows * Wq)
     w = a.weight[g0 * out_per_group : g1 * out_per_group]
+    target = out[n, g0 * out_per_group : g1 * out_per_group, r0:r1]  # (G_t * C_out/G, rows, W_out)
     if p.method == "gemm":
-        cols = np.empty((n_groups, c_per_group, n_taps, span), x.dtype)  # (G_t, C_in/G, K, L_t)
+        cols = scratch.get("cols", (n_groups, c_per_group, n_taps, span))  # (G_t, C_in/G, K, L_t)
         for t, (k, off) in enumerate(p.taps):
             cols[:, :, t] = x[k, :, :, off : off + span]
         w = w.reshape(n_groups, out_per_group, c_per_group * n_taps)  # (G_t, C_out/G, C_in/G*K)
         cols = cols.reshape(n_groups, c_per_group * n_taps, span)  # (G_t, C_in/G*K, L_t)
         if p.transposed:
-            res = np.matmul(cols.transpose(0, 2, 1), w.transpose(0, 2, 1))  # (G_t, L_t, C_out/G)
-            res = res.reshape(n_groups, n_rows, p.Wq, out_per_group)[:, :, : out.shape[3]]
-            target = out[n, g0 * out_per_group : g1 * out_per_group, r0:r1]
-            target.reshape(n_groups, out_per_group, n_rows, out.shape[3])[...] = res.transpose(0, 3, 1, 2)
+            res = scratch.get("res", (n_groups, span, out_per_group))  # (G_t, L_t, C_out/G)
+            np.matmul(cols.transpose(0, 2, 1), w.transpose(0, 2, 1), out=res)
+            res = res.reshape(n_groups, n_rows, p.Wq, out_per_group)[:, :, :w_out]
+            target.reshape(n_groups, out_per_group, n_rows, w_out)[...] = res.transpose(0, 3, 1, 2)
             return
-        res = np.matmul(w, cols)  # (G_t, C_out/G, L_t)
+        res = scratch.get("res", (n_groups, out_per_group, span))  # (G_t, C_out/G, L_t)
+        np.matmul(w, cols, out=res)
     else:  # one input channel per group: C_in/G == 1
         w = w.reshape(n_groups, out_per_group, n_taps)  # (G_t, C_out/G, K)
-        res = np.empty((n_groups, out_per_group, span), x.dtype)  # (G_t, C_out/G, L_t)
-        tmp = np.empty_like(res)
+        res = scratch.get("res", (n_groups, out_per_group, span))  # (G_t, C_out/G, L_t)
+        tmp = scratch.get("tmp", res.shape)
         for t, (k, off) in enumerate(p.taps):
             shifted = x[k, :, :, off : off + span]  # (G_t, 1, L_t)
             np.multiply(shifted, w[:, :, t, None], out=res if t == 0 else tmp)
             if t:
                 res += tmp
-    res = res.reshape(n_groups * out_per_group, n_rows, p.Wq)
-    out[n, g0 * out_per_group : g1 * out_per_group, r0:r1] = res[:, :, : out.shape[3]]
+    target[...] = res.reshape(n_groups * out_per_group, n_rows, p.Wq)[:, :, :w_out]
+
+
+def _run_tiles(a: ConvArgs, p: Plan, out: np.ndarray, jobs, lock: threading.Lock):
+    """One worker: take tiles from the shared iterator ``jobs`` until none are left."""
+    scratch = _Scratch(a.input.dtype)
+    while True:
+        with lock:
+            job = next(jobs, None)
+        if job is None:
+            return
+        _tile(a, p, out, scratch, *job)
 
 
 def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) -> np.ndarray:
@@ -289,12 +321,14 @@ def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None 
             for n in range(n_batch)
             for g0 in range(0, a.groups, p.group_tile)
             for r0 in range(0, h_out, p.row_tile)]
-    if _NUM_THREADS == 1 or len(jobs) == 1:
-        for job in jobs:
-            _tile(a, p, out, *job)
+    workers = min(_NUM_THREADS, len(jobs))
+    shared, lock = iter(jobs), threading.Lock()
+    if workers <= 1:
+        _run_tiles(a, p, out, shared, lock)
     else:
         with _SINGLE_THREADED_BLAS:
-            for future in [_pool().submit(_tile, a, p, out, *job) for job in jobs]:
+            futures = [_pool().submit(_run_tiles, a, p, out, shared, lock) for _ in range(workers)]
+            for future in futures:
                 future.result()
     return out
 
