@@ -3,7 +3,9 @@
 Run ``python -m gconv_lib.bench`` (options: ``--threads``, ``--repeats``, ``--quick``,
 ``--out``). Both libraries run in this one process, on the same float32 input, with the
 same number of threads (set explicitly and printed), and each time quoted is the median
-of several repeats after one warm-up call. The table also gives the achieved GFLOP/s
+of ``2 * repeats`` calls: two rounds (gconv_lib then torch, torch then gconv_lib) of a
+warm-up call and ``repeats`` timed calls each (see :func:`time_calls`). The table also
+gives the achieved GFLOP/s
 (two floating-point operations per multiply-add) and the peak memory gconv_lib allocates
 in one call, measured by :mod:`tracemalloc` in a separate, untimed call, both in MiB and
 as a multiple of the bytes of input + weight + output.
@@ -115,21 +117,25 @@ def time_call(fn, repeats: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
-def time_calls(fns, repeats: int = 5, warmup: int = 1) -> list[float]:
-    """Median wall time in seconds of each of ``fns``, timed in turn within each repeat.
+def time_calls(fns, repeats: int = 5, warmup: int = 1, rounds: int = 2) -> list[float]:
+    """Median wall time in seconds of each of ``fns``, over ``rounds`` rounds of ``repeats`` calls.
 
-    Interleaving the calls gives each function the same share of whatever else the
-    machine is doing, so their ratio is fairer than two :func:`time_call` runs in a row.
+    In each round every function gets ``warmup`` untimed calls, then ``repeats`` timed
+    calls in a row; the order of the functions flips from one round to the next. Runs in
+    a row measure each library in its steady state (calling torch in between would leave
+    its OpenMP threads spinning while gconv_lib runs); the rounds give both the same share
+    of whatever else the machine is doing.
     """
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
     times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, seconds in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            seconds.append(time.perf_counter() - start)
+    for r in range(rounds):
+        order = list(zip(fns, times))
+        for fn, seconds in (order if r % 2 == 0 else order[::-1]):
+            for _ in range(warmup):
+                fn()
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn()
+                seconds.append(time.perf_counter() - start)
     return [statistics.median(seconds) for seconds in times]
 
 
@@ -221,7 +227,7 @@ def to_markdown(results: list[Result], threads: int, repeats: int) -> str:
     """A Markdown table of the results, with a header line and the median ratio."""
     batch = results[0].layer.batch if results else 0
     lines = [f"Threads: {threads} (torch and gconv_lib). Batch {batch}, float32, "
-             f"median of {repeats} repeats.", "",
+             f"median of {2 * repeats} calls (2 rounds of {repeats}).", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     lines += ["| " + " | ".join(row(r)) + " |" for r in results]
     if results:
@@ -235,7 +241,8 @@ def to_markdown(results: list[Result], threads: int, repeats: int) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gconv_lib.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2, help="threads for both libraries (default 2)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed calls per layer (default 7)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed calls per layer and round, two rounds (default 5)")
     parser.add_argument("--quick", action="store_true", help="batch 1 and 3 repeats, for a smoke test")
     parser.add_argument("--out", type=Path, default=Path("_build/bench.md"),
                         help="where to write the Markdown table (default _build/bench.md)")
@@ -243,7 +250,7 @@ def main(argv=None) -> int:
     repeats = 3 if args.quick else args.repeats
 
     print(f"threads: {args.threads} (torch.set_num_threads, gconv_lib pool and BLAS); "
-          f"repeats: {repeats}", flush=True)
+          f"repeats: 2 rounds of {repeats}", flush=True)
     show = lambda r: print("  " + " | ".join(row(r)), flush=True)
     results = run_suite(SUITE, repeats, args.threads, args.quick, progress=show)
     table = to_markdown(results, args.threads, repeats)

@@ -85,12 +85,12 @@ def test_main_writes_the_table(tmp_path, monkeypatch, capsys):
     assert "tiny depthwise s2" in out.read_text()
 
 
-def test_time_calls_interleaves_and_takes_medians():
+def test_time_calls_rounds_flip_the_order_and_take_medians():
     import time
 
     calls = []
     fast_fn = lambda: calls.append("a")
     slow_fn = lambda: (calls.append("b"), time.sleep(0.01))
-    t_fast, t_slow = bench.time_calls([fast_fn, slow_fn], repeats=3, warmup=1)
-    assert calls == ["a", "b"] * 4
+    t_fast, t_slow = bench.time_calls([fast_fn, slow_fn], repeats=2, warmup=1, rounds=2)
+    assert "".join(calls) == "aaa" "bbb" "bbb" "aaa"
     assert t_fast < 0.005 <= 0.009 < t_slow
