@@ -5,10 +5,9 @@ Run ``python -m gconv_lib.bench`` (options: ``--threads``, ``--repeats``, ``--qu
 same number of threads (set explicitly and printed), and each time quoted is the median
 of ``2 * repeats`` calls: two rounds (gconv_lib then torch, torch then gconv_lib) of a
 warm-up call and ``repeats`` timed calls each (see :func:`time_calls`). The table also
-gives the achieved GFLOP/s
-(two floating-point operations per multiply-add) and the peak memory gconv_lib allocates
-in one call, measured by :mod:`tracemalloc` in a separate, untimed call, both in MiB and
-as a multiple of the bytes of input + weight + output.
+gives the achieved GFLOP/s (two floating-point operations per multiply-add) and the peak
+memory gconv_lib allocates in one call, measured by :mod:`tracemalloc` in a separate,
+untimed call, both in MiB and as a multiple of the bytes of input + weight + output.
 
 The pieces are reusable, for example to time a layer at several ``groups``::
 

@@ -18,30 +18,42 @@ Layout
    wrong values (they wrap into the next row) and are cropped at the end: for a 3x3 layer on
    56 columns that is 2 of 58, about 3 % of extra work, in exchange for contiguous copies
    and contiguous element-wise loops (NumPy's SIMD loops need contiguous data).
-3. **Two ways to sum over taps**, chosen per layer:
+3. **Two ways to sum over taps**, chosen per layer by :func:`plan`:
 
    * ``"gemm"`` (a group sees several input channels): copy the ``C_in/G * kH * kW`` shifted
      slices of a tile into a column buffer ``(G_t, C_in/G * kH * kW, L_t)`` and multiply by
      the weight ``(G_t, C_out/G, C_in/G * kH * kW)``, one BLAS matrix product per group.
-     This is im2col, but only for a tile, never for the whole input.
-   * ``"taps"`` (depthwise, and other layers with one input channel per group): no column
-     buffer; ``acc += w[:, tap] * shifted_slice`` over the ``kH * kW`` taps, on a tile small
-     enough to stay in the CPU cache, so each pass costs cache bandwidth, not memory traffic.
+     This is im2col, but only for a tile, never for the whole input. For wide dense layers
+     the product runs the other way round, ``cols.T @ w.T`` (OpenBLAS is faster so).
+   * ``"taps"`` (depthwise: one input channel per group): no column buffer;
+     ``acc += w[:, tap] * shifted_slice`` over the ``kH * kW`` taps, two element-wise
+     passes per tap over a tile of about 1 MiB, which stays in the CPU's caches.
 
 4. **Tiles and threads.** The work is cut into tiles: one image, a range of groups, a band
-   of output rows (so each tile's buffers fit in a few hundred KiB to a few MiB). A thread
-   pool of :func:`get_num_threads` workers runs the tiles; NumPy's element-wise loops and
-   BLAS release the GIL, so the threads really run at once. Each tile writes its own part
-   of the output, so there are no races and the sum order of every output value is fixed:
-   results do not depend on the number of threads.
+   of output rows, sized by :data:`TILE_BYTES`. :func:`get_num_threads` workers take tiles
+   from a shared list; each reuses its own scratch buffers for every tile it runs. NumPy's
+   element-wise loops, copies and BLAS release the GIL, so the workers really run at once;
+   meanwhile NumPy's OpenBLAS is held to one thread, or each worker's products would start
+   more threads than there are cores. Each tile writes its own part of the output, so there
+   are no races and each output value is summed in one fixed order: results do not depend
+   on the number of threads.
 
 Memory
 ------
-The output (``N * C_out * H_out * W_out`` values) plus, per running thread, one tile: its
-phases (about its share of the input), its column buffer (``"gemm"``: at most
-:data:`TILE_BYTES`, or one output row band of one group if that is larger) and its result.
-So the peak is the output plus a few MiB, where a full im2col would add ``kH * kW`` times the
-input. The sums run in the input's dtype (float32 stays float32, as in PyTorch).
+The output (``N * C_out * H_out * W_out`` values) plus, per worker, the scratch buffers of
+one tile: its phases (about its share of the padded input), its column buffer (``"gemm"``:
+at most :data:`TILE_BYTES`, or one output row of one group if that is larger) or its
+accumulator and temporary (``"taps"``), and its result. So the peak is the output plus a
+few MiB per worker, where a full im2col would add ``kH * kW`` times the input (see
+``python -m gconv_lib.bench`` for the measured peaks). The sums run in the input's dtype
+(float32 stays float32, as in PyTorch).
+
+Speed
+-----
+Pure NumPy cannot fuse the multiply and the add of one tap, and every NumPy call costs a
+few microseconds of Python and holds the GIL meanwhile; so depthwise layers, whose work is
+two element-wise passes per tap, are where this path is furthest from PyTorch's compiled
+kernels. Layers with several channels per group spend their time in BLAS.
 """
 
 from __future__ import annotations
