@@ -23,8 +23,7 @@ Layout
    * ``"gemm"`` (a group sees several input channels): copy the ``C_in/G * kH * kW`` shifted
      slices of a tile into a column buffer ``(G_t, C_in/G * kH * kW, L_t)`` and multiply by
      the weight ``(G_t, C_out/G, C_in/G * kH * kW)``, one BLAS matrix product per group.
-     This is im2col, but only for a tile, never for the whole input. For wide dense layers
-     the product runs the other way round, ``cols.T @ w.T`` (OpenBLAS is faster so).
+     This is im2col, but only for a tile, never for the whole input.
    * ``"taps"`` (depthwise: one input channel per group): no column buffer;
      ``acc += w[:, tap] * shifted_slice`` over the ``kH * kW`` taps, two element-wise
      passes per tap over a tile of about 1 MiB, which stays in the CPU's caches.
@@ -180,10 +179,6 @@ class Plan:
     method : {"gemm", "taps"}
     group_tile, row_tile : int
         Groups and output rows per tile.
-    transposed : bool
-        For ``"gemm"``: compute ``cols.T @ w.T`` (positions as rows) rather than ``w @ cols``.
-        OpenBLAS runs the dense 64 -> 64 3x3 layer about 20 % faster that way round; for
-        few output channels per group the transposed copy into the output costs more.
     """
 
     phases: tuple
@@ -193,7 +188,6 @@ class Plan:
     method: str
     group_tile: int
     row_tile: int
-    transposed: bool
 
 
 def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) -> Plan:
@@ -218,8 +212,7 @@ def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) 
     per_row = wq * item * (c_per_group * kh * kw if method == "gemm" else out_per_group)
     group_tile = max(1, min(a.groups, tile_bytes // (per_row * h_out)))
     row_tile = h_out if group_tile > 1 else max(1, min(h_out, tile_bytes // per_row))
-    transposed = method == "gemm" and out_per_group >= 64 and c_per_group * kh * kw >= 256
-    return Plan(phases, taps, hq, wq, method, group_tile, row_tile, transposed)
+    return Plan(phases, taps, hq, wq, method, group_tile, row_tile)
 
 
 class _Scratch:
@@ -281,12 +274,6 @@ def _tile(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
             cols[:, :, t] = x[k, :, :, off : off + span]
         w = w.reshape(n_groups, out_per_group, c_per_group * n_taps)  # (G_t, C_out/G, C_in/G*K)
         cols = cols.reshape(n_groups, c_per_group * n_taps, span)  # (G_t, C_in/G*K, L_t)
-        if p.transposed:
-            res = scratch.get("res", (n_groups, span, out_per_group))  # (G_t, L_t, C_out/G)
-            np.matmul(cols.transpose(0, 2, 1), w.transpose(0, 2, 1), out=res)
-            res = res.reshape(n_groups, n_rows, p.Wq, out_per_group)[:, :, :w_out]
-            target.reshape(n_groups, out_per_group, n_rows, w_out)[...] = res.transpose(0, 3, 1, 2)
-            return
         res = scratch.get("res", (n_groups, out_per_group, span))  # (G_t, C_out/G, L_t)
         np.matmul(w, cols, out=res)
     else:  # one input channel per group: C_in/G == 1
