@@ -164,6 +164,16 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def _after_fork_in_child():
+    """A forked child has none of the parent's threads: start a new pool when needed."""
+    global _POOL, _POOL_LOCK, _SINGLE_THREADED_BLAS
+    _POOL, _POOL_LOCK, _SINGLE_THREADED_BLAS = None, threading.Lock(), _SingleThreadedBlas()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @dataclass(frozen=True)
 class Plan:
     """How :func:`conv_nd_fast` computes one 2-D convolution.

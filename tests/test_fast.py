@@ -6,6 +6,8 @@ Speed is the benchmark's business (python -m gconv_lib.bench), never a unit test
 is deterministic, so the benchmark layers' peak allocation is checked here.
 """
 
+import os
+import signal
 import tracemalloc
 
 import numpy as np
@@ -172,3 +174,17 @@ def test_random_configurations_match_im2col(data):
     for method in methods(w, groups):
         np.testing.assert_allclose(run_fast(x, w, None, method, tile_bytes, **kwargs), oracle,
                                    **TOL[np.dtype(np.float64)], err_msg=method)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_working_pool(threads):
+    """A child has none of the parent's pool threads; without a fresh pool it would wait forever."""
+    x = np.ones((8, 16, 64, 64), np.float32)
+    w = np.ones((16, 1, 3, 3), np.float32)
+    expected = gl.conv2d(x, w, padding=1, groups=16)  # long enough for the pool to start 2 threads
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 if the result is right, killed by SIGALRM if it hangs
+        signal.alarm(20)
+        os._exit(0 if np.array_equal(gl.conv2d(x, w, padding=1, groups=16), expected) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
