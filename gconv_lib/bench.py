@@ -9,6 +9,11 @@ gives the achieved GFLOP/s (two floating-point operations per multiply-add) and 
 memory gconv_lib allocates in one call, measured by :mod:`tracemalloc` in a separate,
 untimed call, both in MiB and as a multiple of the bytes of input + weight + output.
 
+Times move with the machine: on the 2-core VM this was written on, torch's depthwise layers
+took 2-3x longer in some processes than in others (with glibc's ``MALLOC_MMAP_THRESHOLD_``
+and ``MALLOC_TRIM_THRESHOLD_`` raised they were fast every time), and any other busy process
+slows both libraries. Run the benchmark on an idle machine, more than once.
+
 The pieces are reusable, for example to time a layer at several ``groups``::
 
     from gconv_lib import bench
