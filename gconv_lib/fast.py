@@ -29,13 +29,13 @@ Layout
      passes per tap over a tile of about 1 MiB, which stays in the CPU's caches.
 
 4. **Tiles and threads.** The work is cut into tiles: one image, a range of groups, a band
-   of output rows, sized by :data:`TILE_BYTES`. :func:`get_num_threads` workers take tiles
-   from a shared list; each reuses its own scratch buffers for every tile it runs. NumPy's
-   element-wise loops, copies and BLAS release the GIL, so the workers really run at once;
-   meanwhile NumPy's OpenBLAS is held to one thread, or each worker's products would start
-   more threads than there are cores. Each tile writes its own part of the output, so there
-   are no races and each output value is summed in one fixed order: results do not depend
-   on the number of threads.
+   of output rows, sized by :data:`TILE_BYTES`, at least :data:`MIN_TILES` of them.
+   :func:`get_num_threads` workers take tiles from a shared list; each reuses its own
+   scratch buffers for every tile it runs. NumPy's element-wise loops, copies and BLAS
+   release the GIL, so the workers really run at once; meanwhile NumPy's OpenBLAS is held
+   to one thread, or each worker's products would start more threads than there are
+   cores. Each tile writes its own part of the output, so there are no races, and the
+   tiling does not depend on the number of threads, so neither does any result's last bit.
 
 Memory
 ------
@@ -73,6 +73,9 @@ from .validate import ConvArgs, check_conv_args
 #: Measured on the benchmark suite (2 cores): smaller tiles spend more time in Python and in
 #: per-call overhead, which holds the GIL; larger ones leave the cache.
 TILE_BYTES = {"gemm": 2 << 20, "taps": 1 << 20}
+#: Cut a call into at least this many tiles (when it has that many groups or rows and the
+#: tiles stay at least a quarter of :data:`TILE_BYTES`), so a small batch keeps every worker busy.
+MIN_TILES = 8
 
 _NUM_THREADS = max(1, min(int(os.environ.get("GCONV_NUM_THREADS", os.cpu_count() or 1)), 64))
 _POOL: ThreadPoolExecutor | None = None
@@ -222,6 +225,18 @@ def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) 
     per_row = wq * item * (c_per_group * kh * kw if method == "gemm" else out_per_group)
     group_tile = max(1, min(a.groups, tile_bytes // (per_row * h_out)))
     row_tile = h_out if group_tile > 1 else max(1, min(h_out, tile_bytes // per_row))
+    # at least MIN_TILES tiles (split groups first, then rows) unless they would fall below a
+    # quarter of tile_bytes, and tiles of equal size. Not from the thread count, so that the
+    # tiling, and with it every sum's order, is fixed.
+    n_groups, n_rows = -(-a.groups // group_tile), -(-h_out // row_tile)
+    n_batch = max(1, a.input.shape[0])
+    per_image = max(1, per_row * h_out * a.groups // max(1, tile_bytes // 4))
+    want = min(MIN_TILES, n_batch * max(per_image, n_groups * n_rows))
+    if n_batch * n_groups * n_rows < want:
+        n_groups = min(a.groups, max(n_groups, -(-want // (n_batch * n_rows))))
+    if n_batch * n_groups * n_rows < want:
+        n_rows = min(h_out, max(n_rows, -(-want // (n_batch * n_groups))))
+    group_tile, row_tile = -(-a.groups // n_groups), -(-h_out // n_rows)
     return Plan(phases, taps, hq, wq, method, group_tile, row_tile)
 
 

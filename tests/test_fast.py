@@ -114,8 +114,22 @@ def test_plan_methods_and_tiles():
                         padding=1)
     p = fast.plan(a)
     assert p.method == "gemm" and p.group_tile == 1
-    # one row band's column buffer stays within TILE_BYTES
-    assert p.row_tile * p.Wq * 64 * 9 * 4 <= fast.TILE_BYTES["gemm"] < (p.row_tile + 1) * p.Wq * 64 * 9 * 4
+    # one row band's column buffer stays within TILE_BYTES, and the bands are of equal size
+    assert p.row_tile * p.Wq * 64 * 9 * 4 <= fast.TILE_BYTES["gemm"]
+    assert 56 % p.row_tile == 0
+
+
+def test_plan_cuts_a_single_image_into_several_tiles():
+    # depthwise 7x7: 96 channels of 56 x 62 float32 accumulators, 1.3 MiB in all: split into
+    # 5 tiles of 20 channels, each at least a quarter of TILE_BYTES
+    x, w = np.zeros((1, 96, 56, 56), np.float32), np.zeros((96, 1, 7, 7), np.float32)
+    p = fast.plan(check_conv_args(x, w, padding=3, groups=96))
+    assert p.method == "taps" and p.group_tile == 20 and p.row_tile == 56
+    assert p.group_tile * 56 * p.Wq * 4 >= fast.TILE_BYTES["taps"] // 4
+    # dense: one group, so the 56 rows are split, into MIN_TILES bands of 7
+    x, w = np.zeros((1, 64, 56, 56), np.float32), np.zeros((64, 64, 3, 3), np.float32)
+    p = fast.plan(check_conv_args(x, w, padding=1))
+    assert p.group_tile == 1 and p.row_tile == 56 // fast.MIN_TILES
 
 
 def test_set_num_threads_rejects_nonsense():
