@@ -3,8 +3,8 @@
 :mod:`gconv_lib.im2col` shows the idea (gather every window, multiply by the weight);
 this module does the same arithmetic in an order that is kind to memory and cores.
 
-Layout
-------
+**Layout.**
+
 1. **Stride phases.** Output pixel ``(oh, ow)`` reads padded-input pixel
    ``(sH * oh + dH * i, sW * ow + dW * j)`` for tap ``(i, j)``. Splitting the padded input
    into its ``sH * sW`` *phases* ``P[a, b][r, c] = x_padded[sH * r + a, sW * c + b]``
@@ -37,8 +37,7 @@ Layout
    cores. Each tile writes its own part of the output, so there are no races, and the
    tiling does not depend on the number of threads, so neither does any result's last bit.
 
-Memory
-------
+**Memory.**
 The output (``N * C_out * H_out * W_out`` values) plus, per worker, the scratch buffers of
 one tile: its phases (about its share of the padded input), its column buffer (``"gemm"``:
 at most :data:`TILE_BYTES`, or one output row of one group if that is larger) or its
@@ -47,8 +46,7 @@ few MiB per worker, where a full im2col would add ``kH * kW`` times the input (s
 ``python -m gconv_lib.bench`` for the measured peaks). The sums run in the input's dtype
 (float32 stays float32, as in PyTorch).
 
-Speed
------
+**Speed.**
 Pure NumPy cannot fuse the multiply and the add of one tap, and every NumPy call costs a
 few microseconds of Python and holds the GIL meanwhile; so depthwise layers, whose work is
 two element-wise passes per tap, are where this path is furthest from PyTorch's compiled
