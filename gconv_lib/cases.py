@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import gcd
-from numbers import Integral
 
 from .conv import conv2d
-from .validate import _as_array
+from .validate import _as_array, _is_int, _require_int
 
 
 @dataclass(frozen=True)
@@ -51,14 +50,9 @@ def valid_groups(in_channels, out_channels):
     return [g for g in range(1, common + 1) if common % g == 0]
 
 
-def _is_int(value):
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
 def _check_counts(in_channels, out_channels):
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if not _is_int(value):
-            raise TypeError(f"{name} must be an int, but got {type(value).__name__} ({value!r})")
+        _require_int(value, name)
         if value < 1:
             raise ValueError(f"{name} must be a positive integer, but got {name}={value!r}")
 

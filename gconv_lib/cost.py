@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cases import _is_int, classify
-from .validate import _as_tuple, check_padding, conv_output_size
+from .cases import classify
+from .validate import _as_tuple, _require_int, check_padding, conv_output_size
 
 
 def _pair(value, name, fn="Conv2d"):
@@ -28,8 +28,7 @@ def _pair(value, name, fn="Conv2d"):
 
 
 def _check_layer(in_channels, out_channels, groups):
-    if not _is_int(groups):
-        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
+    _require_int(groups, "groups")
     case = classify(in_channels, out_channels, groups)
     if not case.valid:
         raise ValueError(case.reason)
@@ -97,8 +96,7 @@ def macs(in_channels, out_channels, kernel_size, input_size, groups=1, stride=1,
     _check_layer(in_channels, out_channels, groups)
     kernel, size, stride, dilation = (_pair(v, n, "macs") for v, n in (
         (kernel_size, "kernel_size"), (input_size, "input_size"), (stride, "stride"), (dilation, "dilation")))
-    if not _is_int(batch):
-        raise TypeError(f"batch must be an int, but got {type(batch).__name__} ({batch!r})")
+    _require_int(batch, "batch")
     if batch < 0:
         raise ValueError(f"batch must be non-negative, but got batch={batch}")
     pads = check_padding(padding, kernel, stride, dilation, 2, "macs")

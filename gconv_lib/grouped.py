@@ -14,12 +14,10 @@ what ``groups`` means, and the tests use them as invariants.
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 
 from .im2col import conv2d_im2col
-from .validate import check_conv_args
+from .validate import _require_int, check_conv_args
 
 
 def conv2d_split(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -89,8 +87,7 @@ def block_diagonal_weight(weight, groups):
     if weight.ndim < 3:
         raise ValueError(f"weight must have shape (C_out, C_in // groups, *kernel), "
                          f"but got shape {weight.shape}")
-    if not isinstance(groups, Integral) or isinstance(groups, bool):
-        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
+    _require_int(groups, "groups")
     if groups < 1:
         raise ValueError(f"groups must be a positive integer, but got groups={groups!r}")
     groups = int(groups)

@@ -14,15 +14,14 @@ group's channels out across all groups, exactly what ``torch.nn.ChannelShuffle``
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
+
+from .validate import _is_int, _require_int
 
 
 def _check_groups(groups, channels, fn):
     """``groups`` a positive int that divides ``channels``; returns it as an int."""
-    if not isinstance(groups, Integral) or isinstance(groups, bool):
-        raise TypeError(f"{fn}: groups must be an int, but got {type(groups).__name__} ({groups!r})")
+    _require_int(groups, "groups", f"{fn}: ")
     groups = int(groups)
     if groups < 1:
         raise ValueError(f"{fn}: groups must be a positive integer, but got groups={groups}")
@@ -58,7 +57,7 @@ def shuffle_permutation(channels, groups):
     >>> shuffle_permutation(6, 3)
     array([0, 2, 4, 1, 3, 5])
     """
-    if not isinstance(channels, Integral) or isinstance(channels, bool) or channels < 0:
+    if not _is_int(channels) or channels < 0:
         raise ValueError(f"channels must be a non-negative integer, but got channels={channels!r}")
     groups = _check_groups(groups, channels, "shuffle_permutation")
     p = np.arange(channels)  # (C,)

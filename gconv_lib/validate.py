@@ -112,7 +112,14 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
 
 
 def _is_int(v) -> bool:
+    """An int or a NumPy integer, not a bool."""
     return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def _require_int(value, name: str, where: str = "") -> None:
+    """TypeError (prefixed by ``where``) unless ``value`` is an int; see :func:`_is_int`."""
+    if not _is_int(value):
+        raise TypeError(f"{where}{name} must be an int, but got {type(value).__name__} ({value!r})")
 
 
 def _as_tuple(value, nd: int, name: str, fn: str) -> tuple[int, ...]:
@@ -143,8 +150,7 @@ def _check_arg_types(groups, **int_or_ints):
     PyTorch parses the argument types first, so a wrong type is a TypeError even when a
     value elsewhere is also wrong. A string ``padding`` is left to :func:`check_padding`.
     """
-    if not _is_int(groups):
-        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
+    _require_int(groups, "groups")
     for name, value in int_or_ints.items():
         if name == "padding" and isinstance(value, str):
             continue
@@ -226,9 +232,10 @@ def _check_arrays(input, weight, bias, nd, fn, weight_layout):
 
 
 def _check_groups_stride_dilation(groups, stride, dilation, nd, fn):
-    """``groups`` a positive int, ``stride`` and ``dilation`` tuples of ``nd`` positive ints."""
-    if not isinstance(groups, Integral) or isinstance(groups, bool):
-        raise TypeError(f"groups must be an int, but got {type(groups).__name__} ({groups!r})")
+    """``groups`` a positive int, ``stride`` and ``dilation`` tuples of ``nd`` positive ints.
+
+    The types were checked first, by :func:`_check_arg_types`.
+    """
     groups = int(groups)
     stride = _as_tuple(stride, nd, "stride", fn)
     dilation = _as_tuple(dilation, nd, "dilation", fn)

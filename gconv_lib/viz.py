@@ -15,13 +15,11 @@ artists and renders the same pixels. matplotlib is imported only when a function
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 
 from .cost import connectivity
 from .grouped import block_diagonal_weight
-from .validate import _as_tuple, check_padding, conv_output_size
+from .validate import _as_tuple, _is_int, check_padding, conv_output_size
 
 #: Size in inches of the new figure each function makes when no ``ax`` is given.
 FIGSIZE = {
@@ -64,7 +62,7 @@ def group_color(g):
     >>> group_color(12) == group_color(2)
     True
     """
-    if not isinstance(g, Integral) or isinstance(g, bool) or g < 0:
+    if not _is_int(g) or g < 0:
         raise ValueError(f"group index must be a non-negative integer, but got g={g!r}")
     import matplotlib
 
@@ -335,7 +333,7 @@ def plot_sliding_window(x, kernel_size, position=(0, 0), stride=1, padding=0, di
             f"does not fit the padded input ({rows}x{cols})"
         )
     if (not isinstance(position, (tuple, list)) or len(position) != 2
-            or not all(isinstance(p, Integral) and not isinstance(p, bool) for p in position)):
+            or not all(_is_int(p) for p in position)):
         raise ValueError(f"position must be a pair of ints (i, j), but got position={position!r}")
     i, j = (int(p) for p in position)
     if not (0 <= i < h_out and 0 <= j < w_out):
