@@ -111,14 +111,7 @@ def set_threads(n: int) -> None:
 
 def time_call(fn, repeats: int = 5, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` in seconds over ``repeats`` calls, after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return time_calls([fn], repeats, warmup, rounds=1)[0]
 
 
 def time_calls(fns, repeats: int = 5, warmup: int = 1, rounds: int = 2) -> list[float]:
