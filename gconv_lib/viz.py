@@ -4,10 +4,21 @@ Every function draws on a given ``ax`` (or on a new figure of a fixed size) and 
 ``Axes``, so a chapter can combine them. Colours always mean groups: group ``g`` is drawn in
 colour ``g`` of matplotlib's ``tab10`` palette, in every figure.
 
+* :func:`plot_groups` -- the one picture of ``groups``: split the input channels, convolve
+  each group with its own kernels, concatenate the outputs;
+* :func:`animate_groups` -- the same layer computed step by step, as an animation that plays
+  in a web page without a kernel;
 * :func:`plot_channel_connectivity` -- input channels -> output channels, one line per path;
 * :func:`plot_connectivity_matrix` -- the ``(C_out, C_in)`` matrix of which input feeds which
-  output; with a weight, the block-diagonal dense weight as a heatmap;
-* :func:`plot_sliding_window` -- one kernel position on an input and the output value it makes.
+  output; with a weight, the block-diagonal dense weight as a heatmap with a colourbar;
+* :func:`plot_sliding_window` -- one kernel position on an input, with the kernel's values.
+
+**House style.** The book's text column is ``COLUMN_PX`` CSS px wide at a 1280 px window
+(``book/_static/custom.css``; the browser tests measure it). Figures are stored at ``DPI``
+dots per inch, so a figure up to ``WIDTH`` inches wide shows at its own size, and a text of
+``s`` points shows ``s * DPI / 72`` px high. :func:`check_figure` holds a figure to this:
+no wider than the column, no text smaller than ``MIN_TEXT_PX`` at the displayed size.
+Chapters draw with :func:`figure` and show with :func:`show`, which checks first.
 
 The figures are deterministic (no randomness, no timestamps): the same call draws the same
 artists and renders the same pixels. matplotlib is imported only when a function is called.
@@ -21,11 +32,37 @@ from .cost import connectivity
 from .grouped import block_diagonal_weight
 from .validate import _as_tuple, _is_int, check_padding, conv_output_size
 
+#: Width of the book's text column, in CSS px, at a 1280 px browser window.
+COLUMN_PX = 832
+#: Dots per inch of every figure the book stores: one dot is one CSS px.
+DPI = 100
+#: Width in inches of a full-column figure (800 px: it fits COLUMN_PX with room to spare).
+WIDTH = 8.0
+#: The smallest text allowed in a figure, in CSS px at the size the reader sees it.
+MIN_TEXT_PX = 9
+#: Font sizes in points of the house style: 9 pt is 12.5 px at ``DPI``.
+FONT = {"small": 9, "normal": 10, "title": 11}
+#: matplotlib settings of the house style (:func:`use_style` applies them).
+STYLE = {
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "font.size": FONT["normal"],
+    "axes.titlesize": FONT["title"],
+    "axes.labelsize": FONT["normal"],
+    "xtick.labelsize": FONT["small"],
+    "ytick.labelsize": FONT["small"],
+    "legend.fontsize": FONT["small"],
+    "legend.title_fontsize": FONT["small"],
+    "figure.titlesize": FONT["title"],
+    "figure.constrained_layout.use": True,
+}
+
 #: Size in inches of the new figure each function makes when no ``ax`` is given.
 FIGSIZE = {
     "channel_connectivity": (4.0, 3.2),
-    "connectivity_matrix": (3.6, 3.2),
+    "connectivity_matrix": (4.0, 3.2),
     "sliding_window": (3.6, 3.6),
+    "groups": (WIDTH, 3.6),
 }
 
 
@@ -78,6 +115,169 @@ def _axes(ax, figsize):
     if not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None, but got {type(ax).__name__}")
     return ax
+
+
+def use_style():
+    """Apply the house style (``STYLE``: dpi and font sizes) to matplotlib's ``rcParams``.
+
+    Chapters call it once in their first cell, so that figures they draw themselves follow
+    the same sizes as the ones drawn here.
+    """
+    _plt().rcParams.update(STYLE)
+
+
+def figure(ncols=1, nrows=1, height=3.0, width=WIDTH, **kwargs):
+    """A new figure of the house style, ``width x height`` inches, with its grid of Axes.
+
+    Parameters
+    ----------
+    ncols, nrows : int
+        The grid of Axes, as in ``plt.subplots``.
+    height, width : float
+        Inches; the default width fills the column (``WIDTH``).
+    **kwargs
+        Passed on to ``plt.subplots`` (``sharey``, ``width_ratios``, ...).
+
+    Returns
+    -------
+    (Figure, Axes or ndarray of Axes)
+        As ``plt.subplots`` returns them, with constrained layout and ``DPI``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig, axes = figure(ncols=3, height=2.5)
+    >>> fig.get_size_inches().tolist(), float(fig.dpi), len(axes)
+    ([8.0, 2.5], 100.0, 3)
+    >>> _plt().close(fig)
+    """
+    plt = _plt()
+    with plt.rc_context(STYLE):
+        return plt.subplots(nrows, ncols, figsize=(width, height), dpi=DPI, layout="constrained",
+                            **kwargs)
+
+
+def displayed_width_px(fig):
+    """The width in CSS px at which the book shows ``fig``: as stored, at most the column.
+
+    The notebook stores a figure cropped to what is drawn (``bbox_inches="tight"`` with
+    0.1 inch of padding, as Jupyter's inline backend does) at the figure's dpi.
+    """
+    renderer = fig.canvas.get_renderer()
+    bbox = fig.get_tightbbox(renderer)
+    return (bbox.width + 0.2) * fig.dpi
+
+
+def text_sizes(fig):
+    """Every visible text of ``fig`` with its height in CSS px at the size the reader sees.
+
+    Returns
+    -------
+    list of (float, str)
+        ``(px, text)``, smallest first: ``points * dpi / 72``, times the factor by which a
+        figure wider than ``COLUMN_PX`` is scaled down to fit the column.
+    """
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # tick labels exist only once drawn
+    scale = min(1.0, COLUMN_PX / displayed_width_px(fig))
+    sizes = [(t.get_fontsize() * fig.dpi / 72 * scale, t.get_text())
+             for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
+             and t.get_figure(root=True) is fig and _is_shown(t)]
+    return sorted(sizes)
+
+
+def _is_shown(text):
+    """Tick labels of an axis that is turned off are Text objects the reader never sees."""
+    axes = getattr(text, "axes", None)
+    return axes is None or axes.axison or text not in (
+        list(axes.get_xticklabels()) + list(axes.get_yticklabels()))
+
+
+def check_figure(fig):
+    """Hold ``fig`` to the house style: it fits the column and every text reads.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+
+    Raises
+    ------
+    ValueError
+        If the stored figure would be wider than ``COLUMN_PX`` (the book would scale it
+        down), or a text is smaller than ``MIN_TEXT_PX`` at the displayed size; the message
+        names the widths, the text and its size.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig, ax = figure(height=2)
+    >>> _ = ax.set_title("fits", fontsize=10)
+    >>> check_figure(fig)
+    >>> _ = ax.text(0.5, 0.5, "too small", fontsize=5)
+    >>> check_figure(fig)
+    Traceback (most recent call last):
+      ...
+    ValueError: text 'too small' is 6.9 px high as shown (5 pt at 100 dpi); the book's smallest text is 9 px
+    >>> _plt().close(fig)
+    """
+    width = displayed_width_px(fig)
+    if width > COLUMN_PX + 1:
+        raise ValueError(
+            f"the figure is {width:.0f} px wide as stored ({fig.get_figwidth():g} in at {fig.dpi:g} dpi), "
+            f"wider than the book's column of {COLUMN_PX} px: draw it at most {WIDTH:g} in wide"
+        )
+    px, text = text_sizes(fig)[0] if text_sizes(fig) else (MIN_TEXT_PX, "")
+    if px < MIN_TEXT_PX - 1e-9:
+        points = px * 72 / fig.dpi
+        raise ValueError(
+            f"text {text!r} is {px:.1f} px high as shown ({points:g} pt at {fig.dpi:g} dpi); "
+            f"the book's smallest text is {MIN_TEXT_PX} px"
+        )
+
+
+def show(fig=None):
+    """Check ``fig`` (default: the current figure) with :func:`check_figure`, then show it."""
+    plt = _plt()
+    fig = plt.gcf() if fig is None else fig
+    check_figure(fig)
+    plt.show()
+
+
+def table(header, rows):
+    """A table of results as Markdown, for a notebook to display (and nbval to compare).
+
+    Parameters
+    ----------
+    header : sequence of str
+        The column titles. A title ending in ``":"`` aligns its column right (numbers).
+    rows : sequence of sequences
+        The cells; each is shown with ``str``.
+
+    Returns
+    -------
+    IPython.display.Markdown
+        Its ``.data`` is the Markdown text.
+
+    Examples
+    --------
+    >>> print(table(["layer", "params:"], [["3x3", "36,928"]]).data)
+    | layer | params |
+    | --- | ---: |
+    | 3x3 | 36,928 |
+    """
+    from IPython.display import Markdown
+
+    names = [h[:-1] if h.endswith(":") else h for h in header]
+    align = ["---:" if h.endswith(":") else "---" for h in header]
+    lines = ["| " + " | ".join(names) + " |", "| " + " | ".join(align) + " |"]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"every row needs {len(header)} cells (one per header), but got {list(row)}")
+        lines.append("| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |")
+    return Markdown("\n".join(lines))
 
 
 def plot_channel_connectivity(in_channels, out_channels, groups=1, ax=None, title=None):
@@ -142,11 +342,12 @@ def plot_channel_connectivity(in_channels, out_channels, groups=1, ax=None, titl
                        edgecolor="black", zorder=3, gid=f"{label} {i}")
             ax.annotate(f"{label} {i}", (x, yi), xytext=(-12 if x == 0 else 12, 0),
                         textcoords="offset points", ha="right" if x == 0 else "left", va="center",
-                        fontsize=8)
+                        fontsize=FONT["small"])
     ax.set_xlim(-0.45, 1.45)
     ax.set_ylim(-0.8, n - 0.2)
     ax.axis("off")
-    ax.set_title(title or f"C_in={in_channels} -> C_out={out_channels}, groups={groups}", fontsize=10)
+    ax.set_title(title or f"C_in={in_channels} -> C_out={out_channels}, groups={groups}",
+                 fontsize=FONT["normal"])
     return ax
 
 
@@ -239,10 +440,14 @@ def plot_connectivity_matrix(in_channels, out_channels, groups=1, weight=None, a
     else:
         dense = block_diagonal_weight(weight, groups)  # (C_out, C_in, kH, kW)
         strength = np.abs(dense).sum(axis=(2, 3))  # (C_out, C_in)
-        ax.imshow(strength[order], cmap="Greys", interpolation="nearest", vmin=0)
-    ax.set_xticks(np.arange(in_channels))
-    ax.set_yticks(np.arange(out_channels), labels=[str(o) for o in order])
-    ax.tick_params(labelsize=7)
+        image = ax.imshow(strength[order], cmap="Greys", interpolation="nearest", vmin=0)
+        colorbar = ax.get_figure().colorbar(image, ax=ax, shrink=0.9)
+        colorbar.set_label("sum over taps of |w[o, c]|", fontsize=FONT["small"])
+        colorbar.ax.tick_params(labelsize=FONT["small"])
+    step_in, step_out = max(1, in_channels // 16), max(1, out_channels // 16)  # at most ~16 labels
+    ax.set_xticks(np.arange(0, in_channels, step_in))
+    ax.set_yticks(np.arange(0, out_channels, step_out), labels=[str(o) for o in order[::step_out]])
+    ax.tick_params(labelsize=FONT["small"])
     ax.set_xticks(np.arange(in_channels + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(out_channels + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="lightgrey", lw=0.5)
@@ -250,19 +455,20 @@ def plot_connectivity_matrix(in_channels, out_channels, groups=1, weight=None, a
     ax.set_xlabel("input channel c")
     ax.set_ylabel("output channel o" if out_order is None else "output channel o, reordered")
     default = f"groups={groups}: {int(m.sum())} of {m.size} channel pairs connected"
-    ax.set_title(title or default, fontsize=9)
+    ax.set_title(title or default, fontsize=FONT["normal"])
     return ax
 
 
 def plot_sliding_window(x, kernel_size, position=(0, 0), stride=1, padding=0, dilation=1,
-                        ax=None, show_values=True, title=None):
+                        ax=None, show_values=True, title=None, kernel=None):
     """Draw one input channel with the taps the kernel reads at one output position.
 
     The padded input is drawn as a grid of ``(H + pad_top + pad_bottom) x
     (W + pad_left + pad_right)`` cells: input cells white (with their values), padding cells
     hatched grey, and the ``kH * kW`` cells read for output ``(i, j)``, rows
     ``i * sH + a * dH`` and columns ``j * sW + b * dW`` of the padded input, in the colour of
-    group 0.
+    group 0. With ``kernel``, each of those cells also shows the kernel value it is
+    multiplied by, as ``x`` over ``×k``, so the output value can be checked by hand.
 
     Parameters
     ----------
@@ -284,6 +490,8 @@ def plot_sliding_window(x, kernel_size, position=(0, 0), stride=1, padding=0, di
         Write the input values in the cells.
     title : str, optional
         Default: ``"output ({i}, {j}) of {H_out} x {W_out}"``.
+    kernel : array_like of shape (kH, kW), optional
+        The kernel's values, written under the input value in each tap's cell.
 
     Returns
     -------
@@ -332,6 +540,10 @@ def plot_sliding_window(x, kernel_size, position=(0, 0), stride=1, padding=0, di
             f"the kernel ({kh}x{kw}, dilation ({dh}, {dw}): spans {dh * (kh - 1) + 1}x{dw * (kw - 1) + 1}) "
             f"does not fit the padded input ({rows}x{cols})"
         )
+    if kernel is not None:
+        kernel = np.asarray(kernel)
+        if kernel.shape != (kh, kw):
+            raise ValueError(f"kernel must have shape (kH, kW) = ({kh}, {kw}), but got shape {kernel.shape}")
     if (not isinstance(position, (tuple, list)) or len(position) != 2
             or not all(_is_int(p) for p in position)):
         raise ValueError(f"position must be a pair of ints (i, j), but got position={position!r}")
@@ -341,19 +553,27 @@ def plot_sliding_window(x, kernel_size, position=(0, 0), stride=1, padding=0, di
     ax = _axes(ax, FIGSIZE["sliding_window"])
     from matplotlib.patches import Rectangle
 
-    taps = {(i * sh + a * dh, j * sw + b * dw) for a in range(kh) for b in range(kw)}  # padded coordinates
+    # padded coordinates of each tap -> (a, b), the kernel entry read there
+    taps = {(i * sh + a * dh, j * sw + b * dw): (a, b) for a in range(kh) for b in range(kw)}
     for r in range(rows):
         for c in range(cols):
             inside = pt <= r < pt + x.shape[0] and pl <= c < pl + x.shape[1]
-            face = group_color(0) if (r, c) in taps else ("white" if inside else "0.9")
+            tap = taps.get((r, c))
+            face = group_color(0) if tap else ("white" if inside else "0.9")
             ax.add_patch(Rectangle((c, r), 1, 1, facecolor=face, edgecolor="grey",
-                                   hatch=None if inside else "//", alpha=0.9 if (r, c) in taps else 1))
-            if show_values and inside:
-                ax.text(c + 0.5, r + 0.5, f"{x[r - pt, c - pl]:g}", ha="center", va="center", fontsize=7)
+                                   hatch=None if inside else "//", alpha=0.45 if tap else 1))
+            value = f"{x[r - pt, c - pl]:g}" if show_values and inside else ""
+            if kernel is not None and tap and not inside:
+                value = "0"  # a padding cell: the tap reads zero
+            if kernel is not None and tap:
+                value += f"\n×{kernel[tap]:g}"
+            if value:
+                ax.text(c + 0.5, r + 0.5, value, ha="center", va="center", fontsize=FONT["small"],
+                        linespacing=1.0)
     ax.set_xlim(0, cols)
     ax.set_ylim(rows, 0)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title or f"output ({i}, {j}) of {h_out} x {w_out}", fontsize=9)
+    ax.set_title(title or f"output ({i}, {j}) of {h_out} x {w_out}", fontsize=FONT["normal"])
     return ax

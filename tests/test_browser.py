@@ -60,8 +60,8 @@ def toc_pages() -> list[str]:
 
 
 PAGES = toc_pages()
-# The introduction and the first chapter are also checked at phone width.
-PHONE_PAGES = PAGES[:2]
+#: Blocks that must fit the article column at DESKTOP width, named in a failure.
+BLOCKS = "div.cell pre, div.highlight pre, div.cell_output > div, table, div.math, mjx-container[display]"
 
 
 def built(page: str) -> Path:
@@ -187,7 +187,38 @@ def test_page_renders(desktop, page_name):
     assert desktop.errors == [], f"{page_name}: " + "\n".join(desktop.errors)
 
 
-@pytest.mark.parametrize("page_name", PHONE_PAGES)
+@pytest.mark.parametrize("page_name", PAGES)
+def test_every_block_fits_the_column(desktop, page_name):
+    """At 1280 px no code cell, output, table or display equation scrolls sideways, and the
+    text column is as wide as gconv_lib.viz.COLUMN_PX (the width the figures are drawn for)."""
+    from gconv_lib import viz
+
+    desktop.open(built(page_name))
+    column = desktop.tab.evaluate("() => document.querySelector('article.bd-article p')"
+                                  ".getBoundingClientRect().width")
+    assert abs(column - viz.COLUMN_PX) <= OVERFLOW_TOLERANCE_PX, (
+        f"{page_name}: the text column is {column:.0f} px wide at {DESKTOP['width']} px, but the "
+        f"figures are drawn for viz.COLUMN_PX = {viz.COLUMN_PX} px")
+    overflowing = desktop.tab.evaluate("""([selector, tolerance]) => {
+        const found = [];
+        for (const el of document.querySelectorAll(selector)) {
+            if (el.scrollWidth <= el.clientWidth + tolerance) continue;
+            const cell = el.closest('div.cell');
+            const heading = [...document.querySelectorAll('h1, h2, h3')]
+                .filter(h => h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING).pop();
+            found.push(`${el.tagName.toLowerCase()}.${el.className || ''} under "${heading ?
+                heading.innerText.trim() : ''}"${cell ? ' (cell ' +
+                [...document.querySelectorAll('div.cell')].indexOf(cell) + ')' : ''}: ` +
+                `${el.scrollWidth} px in ${el.clientWidth} px, starting ` +
+                JSON.stringify(el.innerText.trim().slice(0, 60)));
+        }
+        return found;
+    }""", [BLOCKS, OVERFLOW_TOLERANCE_PX])
+    assert overflowing == [], (f"{page_name}: {len(overflowing)} block(s) wider than the column at "
+                               f"{DESKTOP['width']} px:\n" + "\n".join(overflowing))
+
+
+@pytest.mark.parametrize("page_name", PAGES)
 def test_page_reads_at_phone_width(phone, page_name):
     phone.open(built(page_name))
     screenshot(phone, f"phone/{page_name}")

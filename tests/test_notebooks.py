@@ -331,3 +331,46 @@ def test_no_installs_inside_notebooks(path):
     problems = [f"{where(path, c)} installs packages; the set-up belongs to the README"
                 for c in read_cells(path) if c.kind == "code" and installs.search(c.source)]
     assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# the page as a reader sees it: lines that fit the column, figures held to the house style
+
+#: Characters of code or printed output per line: the column holds about 98 at 1280 px
+#: (tests/test_browser.py checks the built pages), 80 leaves room for narrower windows.
+MAX_LINE = 80
+
+
+def _output_text(out):
+    if out.get("output_type") == "stream":
+        return out.get("text", "")
+    data = out.get("data", {})
+    if "text/markdown" in data or "text/html" in data:
+        return ""  # rendered as a table or HTML, which wraps; the browser tests check it
+    return data.get("text/plain", "")
+
+
+@notebooks
+def test_code_and_printed_lines_fit_the_column(path):
+    problems = []
+    for c in read_cells(path):
+        if c.kind != "code":
+            continue
+        texts = [("code", c.source)] + [("output", "".join(_output_text(o))) for o in c.outputs]
+        for kind, text in texts:
+            for line in text.splitlines():
+                if len(line) > MAX_LINE:
+                    problems.append(f"{where(path, c)}: {kind} line of {len(line)} characters: {line[:60]!r}...")
+    assert not problems, (f"{len(problems)} line(s) longer than {MAX_LINE} characters, which overflow "
+                          "the column on narrower windows:\n" + "\n".join(problems))
+
+
+@notebooks
+def test_every_figure_is_shown_through_the_house_style_check(path):
+    """A cell that stores a figure shows it with viz.show (which runs viz.check_figure: the
+    figure fits the column and its smallest text is readable), so nbval re-checks every figure."""
+    problems = [f"{where(path, c)} stores a figure but does not call viz.show(...)"
+                for c in read_cells(path) if c.kind == "code"
+                and any("image/png" in out.get("data", {}) for out in c.outputs)
+                and "viz.show(" not in c.source]
+    assert not problems, "\n".join(problems)

@@ -70,8 +70,8 @@ DRAWINGS = {
 }
 EXPECTED_SIZE = {
     "channel_connectivity": (4.0, 3.2),
-    "connectivity_matrix": (3.6, 3.2),
-    "connectivity_matrix with weight": (3.6, 3.2),
+    "connectivity_matrix": (4.0, 3.2),
+    "connectivity_matrix with weight": (4.0, 3.2),
     "sliding_window": (3.6, 3.6),
 }
 
