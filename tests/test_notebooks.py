@@ -360,7 +360,8 @@ def test_code_and_printed_lines_fit_the_column(path):
         for kind, text in texts:
             for line in text.splitlines():
                 if len(line) > MAX_LINE:
-                    problems.append(f"{where(path, c)}: {kind} line of {len(line)} characters: {line[:60]!r}...")
+                    problems.append(f"{where(path, c)}: {kind} line of {len(line)} characters: "
+                                    f"{line[:60]!r}...")
     assert not problems, (f"{len(problems)} line(s) longer than {MAX_LINE} characters, which overflow "
                           "the column on narrower windows:\n" + "\n".join(problems))
 
