@@ -182,17 +182,13 @@ def text_sizes(fig):
 
     fig.canvas.draw()  # tick labels exist only once drawn
     scale = min(1.0, COLUMN_PX / displayed_width_px(fig))
+    # an Axes turned off keeps its tick and axis labels as Text objects that are never drawn
+    hidden = {id(t) for ax in fig.axes if not ax.axison
+              for axis in (ax.xaxis, ax.yaxis) for t in axis.findobj(Text)}
     sizes = [(t.get_fontsize() * fig.dpi / 72 * scale, t.get_text())
-             for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
-             and t.get_figure(root=True) is fig and _is_shown(t)]
+             for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
     return sorted(sizes)
-
-
-def _is_shown(text):
-    """Tick labels of an axis that is turned off are Text objects the reader never sees."""
-    axes = getattr(text, "axes", None)
-    return axes is None or axes.axison or text not in (
-        list(axes.get_xticklabels()) + list(axes.get_yticklabels()))
 
 
 def check_figure(fig):
@@ -577,3 +573,292 @@ def plot_sliding_window(x, kernel_size, position=(0, 0), stride=1, padding=0, di
     ax.set_yticks([])
     ax.set_title(title or f"output ({i}, {j}) of {h_out} x {w_out}", fontsize=FONT["normal"])
     return ax
+
+
+def _shown_groups(groups, most=6):
+    """The groups a picture draws: all of them up to ``most``, else 0, 1, '...', g - 1."""
+    return list(range(groups)) if groups <= most else [0, 1, None, groups - 1]
+
+
+def _span(first, count):
+    """'3' for one channel, '0-3' for several: the channels first .. first + count - 1."""
+    return f"{first}" if count == 1 else f"{first}–{first + count - 1}"
+
+
+def plot_groups(in_channels, out_channels, groups=1, kernel_size=3, ax=None, title=None):
+    """The picture of a grouped convolution: split -> convolve each group -> concatenate.
+
+    Five columns, left to right: the ``C_in`` input channels, coloured by group; the same
+    channels split into ``groups`` blocks of ``C_in / groups``; each group's own kernels
+    (``C_out / groups`` of them, each ``C_in / groups x kH x kW``); each group's
+    ``C_out / groups`` outputs; and the ``C_out`` output channels, the groups' outputs
+    concatenated in group order. Arrows show what feeds what. With more than 6 groups the
+    picture draws groups 0, 1 and the last, with a row of dots for the rest.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        ``C_in`` and ``C_out``, positive.
+    groups : int
+        Must divide both channel counts.
+    kernel_size : int or (int, int)
+        ``(kH, kW)``, only written in the kernels' labels.
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure of ``FIGSIZE["groups"]`` (8.0 x 3.6 inches).
+    title : str, optional
+        Default: ``"nn.Conv2d({C_in}, {C_out}, {k}, groups={groups})"``.
+
+    Returns
+    -------
+    matplotlib Axes
+        ``ax.patches`` holds the channel blocks and kernel boxes; each has a ``gid``:
+        ``"input {j}"``, ``"split {j}"``, ``"kernels {j}"``, ``"group output {j}"`` or
+        ``"output {j}"`` for group ``j``, filled with ``group_color(j)``.
+
+    Raises
+    ------
+    ValueError
+        If the layer is invalid (the message of :func:`gconv_lib.classify`) or
+        ``kernel_size`` is not positive.
+    TypeError
+        If ``ax`` is not a matplotlib Axes.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_groups(8, 4, groups=2, ax=Figure().add_subplot())
+    >>> sorted(p.get_gid() for p in ax.patches if p.get_gid().startswith("kernels"))
+    ['kernels 0', 'kernels 1']
+    >>> ax.get_title()
+    'nn.Conv2d(8, 4, 3, groups=2)'
+    """
+    connectivity(in_channels, out_channels, groups)  # validates the layer
+    kh, kw = _as_tuple(kernel_size, 2, "kernel_size", "plot_groups")
+    if min(kh, kw) < 1:
+        raise ValueError(f"kernel_size must be positive, but got kernel_size={(kh, kw)}")
+    from matplotlib.patches import FancyBboxPatch, Rectangle
+
+    ax = _axes(ax, FIGSIZE["groups"])
+    cin_g, cout_g = in_channels // groups, out_channels // groups
+    shown = _shown_groups(groups)
+    widest = max(cin_g, cout_g)
+    band = min(widest, 6)  # height of one group's band, in rows
+    h_in, h_out = band * cin_g / widest, band * cout_g / widest  # a group's input and output blocks
+    gap = 0.6
+    # top of each shown group's band (None: the row of dots), stacked with gaps
+    tops, y = [], 0.0
+    for j in shown:
+        tops.append(y)
+        y += (band if j is not None else 0.8) + gap
+    total = y - gap
+    x_in, x_split, x_kernel, x_gout, x_out = 0.9, 2.9, 4.55, 6.35, 8.35
+    width, kernel_width = 0.55, 1.3
+
+    def block(x, top, height, count, first, j, gid):
+        """A column of ``count`` channels starting at ``first``, one block of group ``j``."""
+        color = group_color(j)
+        ax.add_patch(Rectangle((x - width / 2, top), width, height, facecolor=color, alpha=0.75,
+                               edgecolor="black", lw=0.8, gid=gid))
+        if count <= 12:  # a thin line between channels
+            for i in range(1, count):
+                yy = top + height * i / count
+                ax.plot([x - width / 2, x + width / 2], [yy, yy], color="white", lw=0.8)
+        return top + height / 2
+
+    def dots(x, top):
+        ax.text(x, top + 0.4, "⋮", ha="center", va="center", fontsize=FONT["title"])
+
+    # input and output columns: the groups' blocks touching, centred on the bands
+    n_blocks = len([j for j in shown if j is not None]) + (1 if None in shown else 0)
+    in_top = (total - (n_blocks * h_in)) / 2
+    out_top = (total - (n_blocks * h_out)) / 2
+    for slot, (j, top) in enumerate(zip(shown, tops)):
+        if j is None:
+            for x, t in ((x_in, in_top + slot * h_in - 0.4 + h_in / 2),
+                         (x_out, out_top + slot * h_out - 0.4 + h_out / 2),
+                         (x_split, top), (x_kernel, top), (x_gout, top)):
+                dots(x, t)
+            continue
+        mid = top + band / 2
+        y_in = block(x_in, in_top + slot * h_in, h_in, cin_g, j * cin_g, j, f"input {j}")
+        y_split = block(x_split, mid - h_in / 2, h_in, cin_g, j * cin_g, j, f"split {j}")
+        y_gout = block(x_gout, mid - h_out / 2, h_out, cout_g, j * cout_g, j, f"group output {j}")
+        y_out = block(x_out, out_top + slot * h_out, h_out, cout_g, j * cout_g, j, f"output {j}")
+        ax.add_patch(FancyBboxPatch((x_kernel - kernel_width / 2, mid - band / 2 + 0.1), kernel_width,
+                                    band - 0.2, boxstyle="round,pad=0.02,rounding_size=0.15",
+                                    facecolor="white", edgecolor=group_color(j), lw=2,
+                                    gid=f"kernels {j}"))
+        ax.text(x_kernel, mid, f"group {j}", ha="center", va="center", fontsize=FONT["small"])
+        ax.text(x_in - width / 2 - 0.1, y_in, _span(j * cin_g, cin_g), ha="right", va="center",
+                fontsize=FONT["small"])
+        ax.text(x_out + width / 2 + 0.1, y_out, _span(j * cout_g, cout_g), ha="left", va="center",
+                fontsize=FONT["small"])
+        arrow = dict(arrowstyle="->", color=group_color(j), lw=1.2, shrinkA=0, shrinkB=0)
+        for (x0, y0), (x1, y1) in (((x_in + width / 2, y_in), (x_split - width / 2, y_split)),
+                                   ((x_split + width / 2, y_split), (x_kernel - kernel_width / 2, mid)),
+                                   ((x_kernel + kernel_width / 2, mid), (x_gout - width / 2, y_gout)),
+                                   ((x_gout + width / 2, y_gout), (x_out - width / 2, y_out))):
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=arrow)
+    plural = "s" if cout_g > 1 else ""
+    heads = [(x_in, f"input\n{in_channels} channels"),
+             (x_split, f"split into\n{groups} group" + ("s" if groups > 1 else "")),
+             (x_kernel, f"each group: {cout_g} kernel{plural}\nof {cin_g}×{kh}×{kw}"),
+             (x_gout, "group\noutputs"),
+             (x_out, f"concatenate:\n{out_channels} channels")]
+    above = ax.get_xaxis_transform()  # x in data, y in axes fraction: a row above the bands
+    for x, text in heads:
+        ax.text(x, 1.02, text, transform=above, ha="center", va="bottom", fontsize=FONT["small"])
+    ax.set_xlim(0, 9.4)
+    ax.set_ylim(total + 0.2, -0.2)
+    ax.axis("off")
+    ax.set_title(title or f"nn.Conv2d({in_channels}, {out_channels}, {kh if kh == kw else (kh, kw)}, "
+                 f"groups={groups})", fontsize=FONT["title"], pad=34)
+    return ax
+
+
+def group_animation(in_channels=4, out_channels=4, groups=2, kernel_size=3, input_size=4):
+    """A grouped convolution computed step by step, as a matplotlib animation.
+
+    One frame per output value, in PyTorch's order: output channel by output channel (so
+    group by group), and within a channel position by position. Each frame marks the
+    ``kH x kW`` window on the input channels that output channel reads (those of its group,
+    in its colour; the other groups' channels are faded) and fills the output value. Inputs
+    and weights are small integers (seeded), so the values are exact; they come from
+    :func:`gconv_lib.conv2d`.
+
+    Parameters
+    ----------
+    in_channels, out_channels, groups : int
+        The layer; ``groups`` must divide both channel counts. At most 8 channels each.
+    kernel_size : int
+        ``k`` of a square ``k x k`` kernel, no larger than ``input_size``.
+    input_size : int
+        ``H = W`` of the input, at most 6; the output is ``H - k + 1`` square.
+
+    Returns
+    -------
+    matplotlib.animation.FuncAnimation
+        ``C_out * H_out * W_out`` frames; its figure is closed (it is not shown by itself).
+        The attribute ``reads`` lists, per frame, the input channels marked as read.
+
+    Raises
+    ------
+    ValueError
+        If the layer is invalid, or larger than the limits above.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> anim = group_animation(4, 4, groups=2, kernel_size=3, input_size=4)
+    >>> len(anim.reads)             # 4 output channels x 2 x 2 positions
+    16
+    >>> anim.reads[0], anim.reads[-1]
+    ([0, 1], [2, 3])
+    """
+    from matplotlib.animation import FuncAnimation
+    from matplotlib.patches import Rectangle
+
+    from .conv import conv2d
+
+    m = connectivity(in_channels, out_channels, groups)  # (C_out, C_in); validates the layer
+    for name, value, most in (("in_channels", in_channels, 8), ("out_channels", out_channels, 8),
+                              ("input_size", input_size, 6)):
+        if value > most:
+            raise ValueError(f"{name} must be at most {most} for an animation that reads, "
+                             f"but got {name}={value}")
+    if not _is_int(kernel_size) or not 1 <= kernel_size <= input_size:
+        raise ValueError(f"kernel_size must be an int from 1 to input_size ({input_size}), "
+                         f"but got kernel_size={kernel_size!r}")
+    k, h_out = int(kernel_size), input_size - kernel_size + 1
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, size=(1, in_channels, input_size, input_size)).astype(float)
+    w = rng.integers(-1, 2, size=(out_channels, in_channels // groups, k, k)).astype(float)
+    y = conv2d(x, w, groups=groups)[0]  # (C_out, H_out, W_out)
+    out_per_group = out_channels // groups
+    plt = _plt()
+    with plt.rc_context(STYLE):
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 3.9), dpi=DPI, layout="constrained",
+                                          height_ratios=[input_size, h_out + 1.6])
+    gap = 1.0
+
+    def grids(ax, count, size, label, per_group):
+        cells = []
+        for ch in range(count):
+            x0 = ch * (size + gap)
+            cells.append([[ax.add_patch(Rectangle((x0 + c, r), 1, 1, facecolor="white",
+                                                  edgecolor="0.6", lw=0.6))
+                           for c in range(size)] for r in range(size)])
+            ax.add_patch(Rectangle((x0, 0), size, size, fill=False, lw=2,
+                                   edgecolor=group_color(ch // per_group)))
+            ax.text(x0 + size / 2, -0.25, f"{label} {ch}", ha="center", va="bottom",
+                    fontsize=FONT["small"])
+        ax.set_xlim(-0.5, count * (size + gap))
+        ax.set_aspect("equal")
+        ax.axis("off")
+        return cells
+
+    in_cells = grids(top, in_channels, input_size, "in", in_channels // groups)
+    top.set_ylim(input_size + 0.2, -1.2)
+    out_cells = grids(bottom, out_channels, h_out, "out", out_per_group)
+    bottom.set_ylim(h_out + 1.5, -1.2)
+    values = [[[bottom.text(o * (h_out + gap) + j + 0.5, i + 0.5, "", ha="center", va="center",
+                            fontsize=FONT["small"]) for j in range(h_out)] for i in range(h_out)]
+              for o in range(out_channels)]
+    caption = bottom.text(0, h_out + 0.5, "", ha="left", va="top", fontsize=FONT["normal"])
+    steps = [(o, i, j) for o in range(out_channels) for i in range(h_out) for j in range(h_out)]
+
+    def draw(frame):
+        o, i, j = steps[frame]
+        reads = np.nonzero(m[o])[0]
+        color = group_color(o // out_per_group)
+        for c in range(in_channels):
+            for r in range(input_size):
+                for col in range(input_size):
+                    inside = c in reads and i <= r < i + k and j <= col < j + k
+                    idle = "white" if c in reads else "0.85"  # the other groups' channels: grey
+                    in_cells[c][r][col].set_facecolor(color if inside else idle)
+                    in_cells[c][r][col].set_alpha(0.8 if inside else 1)
+        for p, (oo, ii, jj) in enumerate(steps):
+            done = p <= frame
+            out_cells[oo][ii][jj].set_facecolor(group_color(oo // out_per_group) if done else "white")
+            out_cells[oo][ii][jj].set_alpha(0.9 if p == frame else 0.35)
+            values[oo][ii][jj].set_text(f"{y[oo, ii, jj]:g}" if done else "")
+        caption.set_text(f"out {o} at ({i}, {j}), group {o // out_per_group}: a {k}×{k} window of "
+                         f"in {_span(int(reads[0]), len(reads))}, times kernel w[{o}], summed = "
+                         f"{y[o, i, j]:g}")
+        return []
+
+    anim = FuncAnimation(fig, draw, frames=len(steps), interval=900, blit=False)
+    anim.reads = [[int(c) for c in np.nonzero(m[o])[0]] for o, _, _ in steps]
+    draw(0)
+    check_figure(fig)
+    plt.close(fig)
+    return anim
+
+
+def animate_groups(in_channels=4, out_channels=4, groups=2, kernel_size=3, input_size=4):
+    """:func:`group_animation` as HTML that plays in a web page without a kernel.
+
+    matplotlib's JavaScript player (play, pause, step, speed) with the frames embedded as
+    PNG; the page's element ids are derived from the frames, so the same call returns the
+    same text (nbval compares it). Arguments as for :func:`group_animation`.
+
+    Returns
+    -------
+    IPython.display.HTML
+        Display it as a cell's last expression; ``.data`` is the HTML text.
+    """
+    import hashlib
+    import re
+
+    from IPython.display import HTML
+
+    anim = group_animation(in_channels, out_channels, groups, kernel_size, input_size)
+    html = anim.to_jshtml(fps=1, default_mode="once")
+    # The player links Font Awesome 4 from a CDN for its button icons; the book serves its own
+    # Font Awesome (the theme's), and a page must load nothing from elsewhere.
+    html = re.sub(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesome[^"]*">', "", html)
+    random_id = re.search(r'id="_anim_img([0-9a-f]{32})"', html).group(1)
+    stable_id = hashlib.sha256(html.replace(random_id, "").encode()).hexdigest()[:32]
+    return HTML(html.replace(random_id, stable_id))

@@ -331,3 +331,103 @@ def test_group_colours_are_tab10_and_cycle():
     assert [viz.group_color(g) for g in range(10)] == [tuple(palette(g)) for g in range(10)]
     assert viz.group_color(10) == viz.group_color(0)
     assert len({viz.group_color(g) for g in range(10)}) == 10
+
+
+# ---------------------------------------------------------------------------------------------
+# the house style, the picture of groups and the animation
+
+
+@pytest.mark.parametrize("c_in, c_out, groups", LAYER_PARAMS + [
+    pytest.param(64, 128, 4, id="64->128 g=4"), pytest.param(32, 32, 32, id="32 groups (dots)")])
+def test_plot_groups_draws_each_group_in_its_colour_and_fits_the_house_style(c_in, c_out, groups):
+    ax = viz.plot_groups(c_in, c_out, groups)
+    shown = list(range(groups)) if groups <= 6 else [0, 1, groups - 1]
+    for part in ("input", "split", "kernels", "group output", "output"):
+        patches = {int(p.get_gid().rsplit(" ", 1)[1]): p for p in ax.patches
+                   if p.get_gid() and p.get_gid().rsplit(" ", 1)[0] == part}
+        assert sorted(patches) == shown, part
+        for j, patch in patches.items():
+            colour = patch.get_edgecolor() if part == "kernels" else patch.get_facecolor()
+            assert same_rgb(colour, viz.group_color(j)), (part, j)
+    # the input blocks are C_in / g channels each, the outputs C_out / g: heights in that ratio
+    height = {p.get_gid(): p.get_height() for p in ax.patches if p.get_gid()}
+    assert height["input 0"] / height["output 0"] == pytest.approx(c_in / c_out)
+    viz.check_figure(ax.figure)
+
+
+def test_plot_groups_refuses_an_invalid_layer(agg):
+    with pytest.raises(ValueError, match=r"groups \(3\) must divide in_channels \(8\)"):
+        viz.plot_groups(8, 4, groups=3)
+
+
+def test_check_figure_refuses_a_figure_wider_than_the_column(agg):
+    fig, _ = agg.subplots(figsize=(11, 3), dpi=viz.DPI)
+    with pytest.raises(ValueError, match=r"wider than the book's column of 832 px"):
+        viz.check_figure(fig)
+
+
+def test_check_figure_measures_text_at_the_displayed_size(agg):
+    fig, ax = viz.figure(height=2)
+    ax.set_title("9 pt", fontsize=9)
+    sizes = viz.text_sizes(fig)
+    assert min(px for px, _ in sizes) == pytest.approx(min(9, 9) * viz.DPI / 72)
+    ax.axis("off")  # hidden tick labels are not text a reader sees
+    assert [text for _, text in viz.text_sizes(fig)] == ["9 pt"]
+    ax.text(0, 0, "tiny", fontsize=6)  # 8.3 px
+    with pytest.raises(ValueError, match=r"text 'tiny' is 8.3 px high"):
+        viz.check_figure(fig)
+
+
+def test_every_figure_function_meets_the_house_style():
+    for draw in DRAWINGS.values():
+        viz.check_figure(draw().figure)
+
+
+def test_sliding_window_writes_each_taps_kernel_value_and_the_sum_can_be_checked():
+    x = np.arange(9.0).reshape(3, 3)
+    k = np.array([[0.0, 1.0], [2.0, 3.0]])
+    ax = viz.plot_sliding_window(x, 2, position=(0, 0), kernel=k)
+    pairs = [t.get_text().split("\n×") for t in ax.texts if "×" in t.get_text()]
+    assert sorted(pairs) == [["0", "0"], ["1", "1"], ["3", "2"], ["4", "3"]]
+    assert sum(float(a) * float(b) for a, b in pairs) == gl.conv2d(x[None, None], k[None, None])[0, 0, 0, 0]
+    with pytest.raises(ValueError, match=r"kernel must have shape \(kH, kW\) = \(2, 2\)"):
+        viz.plot_sliding_window(x, 2, kernel=np.ones((3, 3)))
+
+
+def test_heatmap_of_a_weight_has_a_colourbar():
+    ax = viz.plot_connectivity_matrix(4, 2, groups=2, weight=np.ones((2, 2, 3, 3)))
+    assert len(ax.figure.axes) == 2  # the matrix and its colourbar
+
+
+def test_table_is_markdown_with_right_aligned_number_columns():
+    md = viz.table(["layer", "params:"], [["a|b", 1]]).data
+    assert md.splitlines() == ["| layer | params |", "| --- | ---: |", "| a\\|b | 1 |"]
+    with pytest.raises(ValueError, match="every row needs 2 cells"):
+        viz.table(["a", "b"], [[1]])
+
+
+def test_animation_marks_exactly_the_channels_each_output_reads():
+    anim = viz.group_animation(6, 4, groups=2, kernel_size=2, input_size=3)
+    m = gl.connectivity(6, 4, groups=2)
+    assert len(anim.reads) == 4 * 2 * 2  # C_out x H_out x W_out frames, channel by channel
+    for frame, reads in enumerate(anim.reads):
+        o = frame // 4
+        assert reads == list(np.nonzero(m[o])[0])
+
+
+def test_animation_html_plays_offline_and_is_the_same_every_time():
+    pytest.importorskip("IPython")
+    first, second = viz.animate_groups().data, viz.animate_groups().data
+    assert first == second  # nbval compares it
+    assert "https://" not in first and "<script" in first
+    assert len(first) < 500_000  # a few hundred KB in the page
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(in_channels=4, out_channels=4, groups=3), r"groups \(3\) must divide"),
+    (dict(in_channels=16, out_channels=4, groups=2), r"in_channels must be at most 8"),
+    (dict(kernel_size=5, input_size=4), r"kernel_size must be an int from 1 to input_size \(4\)"),
+])
+def test_animation_refuses_what_it_cannot_show(agg, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        viz.group_animation(**kwargs)
