@@ -229,6 +229,22 @@ def test_page_reads_at_phone_width(phone, page_name):
     assert phone.errors == [], f"{page_name}: " + "\n".join(phone.errors)
 
 
+def test_animation_steps_and_plays_without_a_kernel(desktop):
+    """The intro's animation (matplotlib's JavaScript player) runs in the static page."""
+    desktop.open(built("book/intro"))
+    frame = desktop.tab.locator("div.animation img")
+    assert frame.count() == 1, "the intro has no animation"
+    first = frame.get_attribute("src")
+    desktop.tab.get_by_role("button", name="Next frame").click()
+    second = frame.get_attribute("src")
+    assert second != first, "'Next frame' did not change the picture"
+    desktop.tab.get_by_role("button", name="Play", exact=True).click()
+    desktop.tab.wait_for_function("src => document.querySelector('div.animation img').src != src",
+                                  arg=second, timeout=5_000)
+    desktop.tab.get_by_role("button", name="Pause").click()
+    assert desktop.errors == [], "\n".join(desktop.errors)
+
+
 @pytest.fixture
 def served_book():
     """The book over HTTP on 127.0.0.1, as a host would serve it (search fetches pages, which

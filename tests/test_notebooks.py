@@ -387,3 +387,23 @@ def test_every_figure_is_shown_through_the_house_style_check(path):
                 and any("image/png" in out.get("data", {}) for out in c.outputs)
                 and "viz.show(" not in c.source]
     assert not problems, "\n".join(problems)
+
+
+@notebooks
+def test_every_stored_figure_fits_the_column(path):
+    """Each PNG is stored at most viz.COLUMN_PX wide, so the book shows it at its own size."""
+    import base64
+    import struct
+
+    from gconv_lib import viz
+
+    problems = []
+    for c in read_cells(path):
+        for out in c.outputs if c.kind == "code" else ():
+            png = out.get("data", {}).get("image/png")
+            if png:
+                width = struct.unpack(">I", base64.b64decode(png)[16:20])[0]  # the IHDR chunk
+                if width > viz.COLUMN_PX:
+                    problems.append(f"{where(path, c)}: a figure {width} px wide "
+                                    f"(column: {viz.COLUMN_PX} px)")
+    assert not problems, "\n".join(problems)
