@@ -7,6 +7,8 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.naive` -- the loop oracle, ``conv2d_naive``;
 * :mod:`~gconv_lib.im2col` -- the vectorised teaching strategy, ``conv2d_im2col``;
 * :mod:`~gconv_lib.fast` -- the fast default path, ``conv2d_fast`` (tiles, threads);
+* :mod:`~gconv_lib.threads` -- ``set_num_threads``, ``get_num_threads``: the thread pool, and
+  NumPy's BLAS while it runs;
 * :mod:`~gconv_lib.bench` -- ``python -m gconv_lib.bench``: conv2d against torch, timed;
 * :mod:`~gconv_lib.grouped` -- split/concatenate and block-diagonal views of ``groups``;
 * :mod:`~gconv_lib.cases` -- ``classify``, ``valid_groups``, ``depthwise_conv2d``;
@@ -28,6 +30,7 @@ from .im2col import conv2d_im2col
 from .layer import Conv2d
 from .naive import conv2d_naive
 from .shuffle import channel_shuffle, compose_connectivity, shuffle_matrix, shuffle_permutation
+from .threads import get_num_threads, set_num_threads
 from .torch_check import TorchComparison, compare_with_torch, torch_conv
 from .transpose import conv_transpose2d
 from .validate import conv_output_size, conv_transpose_output_size
@@ -57,8 +60,10 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose_output_size",
     "depthwise_conv2d",
+    "get_num_threads",
     "macs",
     "param_count",
+    "set_num_threads",
     "shuffle_matrix",
     "shuffle_permutation",
     "torch_conv",

@@ -30,12 +30,13 @@ this module does the same arithmetic in an order that is kind to memory and core
 
 4. **Tiles and threads.** The work is cut into tiles: one image, a range of groups, a band
    of output rows, sized by :data:`TILE_BYTES`, at least :data:`MIN_TILES` of them.
-   :func:`get_num_threads` workers take tiles from a shared list; each reuses its own
-   scratch buffers for every tile it runs. NumPy's element-wise loops, copies and BLAS
-   release the GIL, so the workers really run at once; meanwhile NumPy's OpenBLAS is held
-   to one thread, or each worker's products would start more threads than there are
-   cores. Each tile writes its own part of the output, so there are no races, and the
-   tiling does not depend on the number of threads, so neither does any result's last bit.
+   :func:`~gconv_lib.threads.get_num_threads` workers take tiles from a shared list; each
+   reuses its own scratch buffers for every tile it runs. NumPy's element-wise loops,
+   copies and BLAS release the GIL, so the workers really run at once. While ``"gemm"``
+   products run, NumPy's BLAS is held to one thread (:mod:`gconv_lib.threads`), or each
+   worker's products would start more threads than there are cores. Each tile writes its
+   own part of the output, so there are no races, and neither the tiling nor a product's
+   thread count depends on the number of threads, so neither does any result's last bit.
 
 **Memory.**
 The output (``N * C_out * H_out * W_out`` values) plus, per worker, the scratch buffers of
@@ -55,16 +56,19 @@ kernels. Layers with several channels per group spend their time in BLAS.
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import functools
-import glob
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .threads import (
+    get_num_threads,
+    one_blas_thread,
+    run_in_pool,
+    set_num_threads,  # noqa: F401  (gconv_lib.fast.set_num_threads, as before gconv_lib.threads)
+)
 from .validate import ConvArgs, check_conv_args
 
 #: Target size in bytes of one tile's column buffer (``"gemm"``) or accumulator (``"taps"``).
@@ -74,105 +78,6 @@ TILE_BYTES = {"gemm": 2 << 20, "taps": 1 << 20}
 #: Cut a call into at least this many tiles (when it has that many groups or rows and the
 #: tiles stay at least a quarter of :data:`TILE_BYTES`), so a small batch keeps every worker busy.
 MIN_TILES = 8
-
-_NUM_THREADS = max(1, min(int(os.environ.get("GCONV_NUM_THREADS", os.cpu_count() or 1)), 64))
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-@functools.cache
-def _openblas():
-    """NumPy's bundled OpenBLAS ``(set_num_threads, get_num_threads)``, or None."""
-    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*.so*")
-    for path in glob.glob(libs):
-        lib = ctypes.CDLL(path)
-        for suffix in ("64_", "_64_", ""):
-            setter, getter = (f"scipy_openblas_{verb}_num_threads{suffix}" for verb in ("set", "get"))
-            if hasattr(lib, setter) and hasattr(lib, getter):
-                return getattr(lib, setter), getattr(lib, getter)
-    return None
-
-
-def get_num_threads() -> int:
-    """The number of threads of the fast path's pool (default: the number of CPUs).
-
-    Examples
-    --------
-    >>> get_num_threads() >= 1
-    True
-    """
-    return _NUM_THREADS
-
-
-def set_num_threads(n: int) -> bool:
-    """Use ``n`` threads in the fast path's pool and in NumPy's BLAS (a bundled OpenBLAS).
-
-    Returns
-    -------
-    bool
-        Whether the BLAS thread count could be set too.
-    """
-    global _NUM_THREADS, _POOL
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"the number of threads must be a positive int, but got {n!r}")
-    with _POOL_LOCK:
-        if n != _NUM_THREADS and _POOL is not None:
-            _POOL.shutdown(wait=True)
-            _POOL = None
-        _NUM_THREADS = n
-    blas = _openblas()
-    if blas is None:
-        return False
-    blas[0](ctypes.c_int(n))
-    return True
-
-
-class _SingleThreadedBlas:
-    """While any fast-path call runs its pool, NumPy's bundled OpenBLAS uses one thread.
-
-    The pool already keeps every core busy; a BLAS call that started its own threads
-    from inside each pool thread would put several spinning threads on each core.
-    Nested and concurrent calls share one count; the last one out restores the setting.
-    """
-
-    def __init__(self):
-        self.lock, self.depth, self.saved = threading.Lock(), 0, None
-
-    def __enter__(self):
-        with self.lock:
-            blas = _openblas()
-            if self.depth == 0 and blas is not None:
-                self.saved = blas[1]()
-                blas[0](ctypes.c_int(1))
-            self.depth += 1
-
-    def __exit__(self, *exc):
-        with self.lock:
-            self.depth -= 1
-            if self.depth == 0 and self.saved is not None:
-                _openblas()[0](ctypes.c_int(self.saved))
-                self.saved = None
-
-
-_SINGLE_THREADED_BLAS = _SingleThreadedBlas()
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(_NUM_THREADS, thread_name_prefix="gconv_lib")
-        return _POOL
-
-
-def _after_fork_in_child():
-    """A forked child has none of the parent's threads: start a new pool when needed."""
-    global _POOL, _POOL_LOCK, _SINGLE_THREADED_BLAS
-    _POOL, _POOL_LOCK, _SINGLE_THREADED_BLAS = None, threading.Lock(), _SingleThreadedBlas()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)
@@ -343,15 +248,13 @@ def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None 
             for n in range(n_batch)
             for g0 in range(0, a.groups, p.group_tile)
             for r0 in range(0, h_out, p.row_tile)]
-    workers = min(_NUM_THREADS, len(jobs))
-    shared, lock = iter(jobs), threading.Lock()
-    if workers <= 1:
-        _run_tiles(a, p, out, shared, lock)
-    else:
-        with _SINGLE_THREADED_BLAS:
-            futures = [_pool().submit(_run_tiles, a, p, out, shared, lock) for _ in range(workers)]
-            for future in futures:
-                future.result()
+    workers = min(get_num_threads(), len(jobs))
+    work = functools.partial(_run_tiles, a, p, out, iter(jobs), threading.Lock())
+    with one_blas_thread if p.method == "gemm" else contextlib.nullcontext():
+        if workers <= 1:
+            work()
+        else:
+            run_in_pool(work, workers)
     return out
 
 

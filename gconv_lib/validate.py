@@ -12,6 +12,7 @@ normalised :class:`ConvArgs` it returns, so the strategies never see bad input.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -581,3 +582,49 @@ but got grad_output of shape (1, 4, 5, 5)
             f"but got grad_output of shape {_shape(grad_output.shape)}"
         )
     return grad_output[None] if a.unbatched else grad_output
+
+
+# --- thread settings ----------------------------------------------------------------------
+
+#: The environment variable that sets gconv_lib's number of threads at import.
+NUM_THREADS_VARIABLE = "GCONV_NUM_THREADS"
+
+
+def check_num_threads(n) -> int:
+    """A number of threads: an int (TypeError otherwise) of at least 1 (ValueError otherwise).
+
+    Examples
+    --------
+    >>> check_num_threads(2)
+    2
+    >>> check_num_threads(2.0)
+    Traceback (most recent call last):
+    ...
+    TypeError: the number of threads must be an int, but got float (2.0)
+    """
+    _require_int(n, "the number of threads")
+    if n < 1:
+        raise ValueError(f"the number of threads must be at least 1, but got {n}")
+    return int(n)
+
+
+def num_threads_from_environment(environ) -> int | None:
+    """The number of threads :data:`NUM_THREADS_VARIABLE` asks for, or None when it is unset or empty.
+
+    Examples
+    --------
+    >>> num_threads_from_environment({"GCONV_NUM_THREADS": "4"})
+    4
+    >>> num_threads_from_environment({"GCONV_NUM_THREADS": "abc"})
+    Traceback (most recent call last):
+    ...
+    ValueError: the environment variable GCONV_NUM_THREADS must be a positive integer (the number \
+of threads gconv_lib uses), but it is 'abc'
+    """
+    value = environ.get(NUM_THREADS_VARIABLE, "")
+    if not value.strip():
+        return None
+    if not re.fullmatch(r"\s*[0-9]+\s*", value) or int(value) < 1:  # "4", not "4.0", "-1", "0", "1e3"
+        raise ValueError(f"the environment variable {NUM_THREADS_VARIABLE} must be a positive integer "
+                         f"(the number of threads gconv_lib uses), but it is {value!r}")
+    return int(value)

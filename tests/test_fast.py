@@ -7,6 +7,7 @@ is deterministic, so the benchmark layers' peak allocation is checked here.
 """
 
 import os
+import re
 import signal
 import tracemalloc
 
@@ -132,10 +133,19 @@ def test_plan_cuts_a_single_image_into_several_tiles():
     assert p.group_tile == 1 and p.row_tile == 56 // fast.MIN_TILES
 
 
-def test_set_num_threads_rejects_nonsense():
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="positive int"):
-            fast.set_num_threads(bad)
+@pytest.mark.parametrize(("bad", "error", "message"), [
+    (0, ValueError, "the number of threads must be at least 1, but got 0"),
+    (-1, ValueError, "the number of threads must be at least 1, but got -1"),
+    (1.5, TypeError, "the number of threads must be an int, but got float (1.5)"),
+    (2.0, TypeError, "the number of threads must be an int, but got float (2.0)"),
+    (True, TypeError, "the number of threads must be an int, but got bool (True)"),
+    ("2", TypeError, "the number of threads must be an int, but got str ('2')"),
+])
+def test_set_num_threads_rejects_nonsense(bad, error, message):
+    before = gl.get_num_threads()
+    with pytest.raises(error, match="^" + re.escape(message) + "$"):
+        gl.set_num_threads(bad)
+    assert gl.get_num_threads() == before
 
 
 def peak_bytes(fn):

@@ -1,0 +1,163 @@
+"""gconv_lib's threads: how many, the pool that runs them, and NumPy's BLAS meanwhile.
+
+**How many.** :func:`get_num_threads` and :func:`set_num_threads`; at import the
+environment variable ``GCONV_NUM_THREADS`` (a positive integer), else the number of CPUs
+(at most 64). Only :mod:`gconv_lib.fast` (the default ``conv1d``/``conv2d`` path) uses them.
+
+**The pool.** :func:`run_in_pool` submits a call's workers to one shared
+``ThreadPoolExecutor`` under a lock, the same lock :func:`set_num_threads` takes to swap in
+a new pool; the old pool finishes the work already given to it and then stops. So changing
+the count while other threads convolve never fails a call, and a call started before the
+change still gets every worker it asked for.
+
+**NumPy's BLAS.** While gconv_lib's own matrix products run (:func:`one_blas_thread`), the
+BLAS libraries NumPy loaded are held to one thread through ``threadpoolctl`` (which knows
+OpenBLAS, MKL and BLIS builds): gconv_lib's workers already keep the cores busy, and a
+product's result must not depend on how many threads BLAS used (OpenBLAS splits some
+products differently by thread count), or results would not be bit-identical across
+thread counts. OpenBLAS has one thread count per process, so a BLAS call in another
+thread runs on one thread while a gconv_lib call is computing products. When the last
+concurrent call ends, the count each library had before is restored -- unless it is no
+longer one, that is, unless someone set it meanwhile: that setting stays. A library that
+already runs on one thread is never touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from threadpoolctl import ThreadpoolController
+
+from .validate import check_num_threads, num_threads_from_environment
+
+_NUM_THREADS = num_threads_from_environment(os.environ) or max(1, min(os.cpu_count() or 1, 64))
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def get_num_threads() -> int:
+    """The number of threads gconv_lib's default convolution path uses.
+
+    Set by :func:`set_num_threads`; at import, by the environment variable
+    ``GCONV_NUM_THREADS``, else the number of CPUs (at most 64).
+
+    Examples
+    --------
+    >>> get_num_threads() >= 1
+    True
+    """
+    return _NUM_THREADS
+
+
+def set_num_threads(n) -> None:
+    """Use ``n`` threads in gconv_lib's default convolution path (``conv1d``, ``conv2d``).
+
+    Safe to call while other threads convolve: calls already running finish on the
+    threads they started with. NumPy's BLAS settings are not changed (see the module
+    docstring for how they are held during a call); with ``n = 1`` gconv_lib starts no
+    threads of its own.
+
+    Parameters
+    ----------
+    n : int
+        At least 1.
+
+    Raises
+    ------
+    TypeError
+        When ``n`` is not an int (``2.0`` and ``True`` are not).
+    ValueError
+        When ``n < 1``.
+
+    Examples
+    --------
+    >>> before = get_num_threads()
+    >>> set_num_threads(2); get_num_threads()
+    2
+    >>> set_num_threads(before)
+    """
+    global _NUM_THREADS, _POOL
+    n = check_num_threads(n)
+    with _POOL_LOCK:
+        old = _POOL if n != _NUM_THREADS else None
+        if old is not None:
+            _POOL = None
+        _NUM_THREADS = n
+    if old is not None:
+        old.shutdown(wait=False)  # its queued work still runs; then its threads end
+
+
+def run_in_pool(work, workers: int) -> None:
+    """Run ``work()`` on ``workers`` threads of the pool at once; return when all are done.
+
+    The first exception raised by a worker is raised here, after every worker has ended.
+    """
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(_NUM_THREADS, thread_name_prefix="gconv_lib")
+        futures = [_POOL.submit(work) for _ in range(workers)]
+    wait(futures)
+    for future in futures:
+        future.result()
+
+
+@functools.cache
+def _blas_libraries() -> tuple:
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process."""
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+class _OneBlasThread:
+    """Context manager: BLAS held to one thread while any ``with`` block is inside it.
+
+    Nested and concurrent blocks share one count; the first in saves and sets, the last
+    out restores what it saved for each library still at one thread.
+    """
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        """No block inside (a new lock: a forked child must not inherit a held one)."""
+        self.lock, self.depth, self.saved = threading.Lock(), 0, []
+
+    def __enter__(self):
+        with self.lock:
+            if self.depth == 0:
+                self.saved = [(lib, lib.num_threads) for lib in _blas_libraries() if lib.num_threads != 1]
+                for lib, _ in self.saved:
+                    lib.set_num_threads(1)
+            self.depth += 1
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                self.restore()
+
+    def restore(self):
+        """Give back each saved count, where the library is still at the one thread set here."""
+        for lib, before in self.saved:
+            if lib.num_threads == 1:
+                lib.set_num_threads(before)
+        self.saved = []
+
+
+one_blas_thread = _OneBlasThread()
+
+
+def _after_fork_in_child():
+    """A forked child has none of the parent's threads: a new pool, and BLAS given back."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+    if one_blas_thread.depth:  # the calls that held BLAS do not exist in the child
+        one_blas_thread.restore()
+    one_blas_thread.reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
