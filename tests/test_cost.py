@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gconv_lib as gl
+from gconv_lib.cost import groups_for_weight_count
 
 torch = pytest.importorskip("torch")
 
@@ -33,6 +34,19 @@ def test_weight_shape_and_param_count_equal_torch(layer, bias):
     expected = module.weight.numel() + (module.bias.numel() if bias else 0)
     assert gl.param_count(c_in, c_out, kernel, groups, bias=bias) == expected
     assert expected == sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("layer", LAYERS.values(), ids=LAYERS.keys())
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no bias"])
+def test_transposed_weight_shape_and_param_count_equal_torch(layer, bias):
+    c_in, c_out, kernel, groups = layer
+    module = torch.nn.ConvTranspose2d(c_in, c_out, kernel, groups=groups, bias=bias)
+    assert gl.weight_shape(c_in, c_out, kernel, groups, transposed=True) == tuple(module.weight.shape)
+    assert module.weight.shape[:2] == (c_in, c_out // groups)
+    expected = sum(p.numel() for p in module.parameters())
+    assert gl.param_count(c_in, c_out, kernel, groups, bias=bias, transposed=True) == expected
+    # as many parameters as the convolution with the same arguments, in another shape
+    assert expected == gl.param_count(c_in, c_out, kernel, groups, bias=bias)
 
 
 def test_groups_divides_the_parameters():
@@ -68,6 +82,69 @@ def test_macs_is_outputs_times_taps_per_output(layer, size, kwargs):
     assert gl.macs(c_in, c_out, kernel, size, groups=groups, batch=batch, **kwargs) == out.numel() * taps
 
 
+# (layer, input_size, kwargs) of nn.ConvTranspose2d
+TRANSPOSED_MAC_CASES = {
+    "normal": ((4, 8, 3, 1), 5, dict()),
+    "grouped stride 2 pad 1 output_padding 1": ((8, 4, 4, 2), (6, 7), dict(stride=2, padding=1,
+                                                                            output_padding=1)),
+    "grouped in<out, pair args": ((4, 12, (3, 2), 4), (5, 9), dict(stride=(2, 3), padding=(1, 0),
+                                                                   output_padding=(1, 2), dilation=(1, 2))),
+    "depthwise dilation": ((6, 6, 3, 6), 7, dict(dilation=2, padding=2)),
+    "depthwise multiplier": ((3, 9, 5, 3), 4, dict(stride=3, output_padding=2)),
+    "output_padding < dilation": ((4, 4, 3, 2), 5, dict(dilation=3, output_padding=2)),
+    "batch 3": ((6, 6, 2, 3), 4, dict(stride=2, batch=3)),
+}
+
+
+TRANSPOSED = pytest.mark.parametrize(("layer", "size", "kwargs"), TRANSPOSED_MAC_CASES.values(),
+                                     ids=TRANSPOSED_MAC_CASES.keys())
+
+
+@TRANSPOSED
+def test_transposed_macs_is_inputs_times_taps_per_input(layer, size, kwargs):
+    """Each input value meets (C_out / g) * kH * kW weights; count the inputs and the weights
+    of one input channel with torch."""
+    c_in, c_out, kernel, groups = layer
+    kwargs = dict(kwargs)
+    batch = kwargs.pop("batch", 1)
+    h, w = (size, size) if np.isscalar(size) else size
+    module = torch.nn.ConvTranspose2d(c_in, c_out, kernel, groups=groups, **kwargs)
+    x = torch.zeros(batch, c_in, h, w)
+    with torch.no_grad():
+        assert module(x).numel() > 0
+    taps = module.weight[0].numel()  # (C_out / g) * kH * kW: the weights input channel 0 meets
+    assert gl.macs(c_in, c_out, kernel, size, groups=groups, batch=batch, transposed=True, **kwargs) == \
+        x.numel() * taps
+
+
+@TRANSPOSED
+def test_transposed_macs_equal_the_convolution_it_transposes(layer, size, kwargs):
+    """A transposed layer C_in -> C_out does the work of the convolution C_out -> C_in that
+    shrinks its output (less output_padding, rows no product reaches) back to its input:
+    the same products, run backwards."""
+    c_in, c_out, kernel, groups = layer
+    kwargs = dict(kwargs)
+    batch, output_padding = kwargs.pop("batch", 1), kwargs.pop("output_padding", 0)
+    k, st, p, d = (_pair(v) for v in (kernel, kwargs.get("stride", 1), kwargs.get("padding", 0),
+                                      kwargs.get("dilation", 1)))
+    out_size = [gl.conv_transpose_output_size(*a) for a in zip(_pair(size), k, st, p, (0, 0), d)]
+    assert [gl.conv_output_size(*a) for a in zip(out_size, k, st, p, d)] == list(_pair(size))
+    forward = gl.macs(c_out, c_in, kernel, out_size, groups=groups, batch=batch, **kwargs)
+    assert gl.macs(c_in, c_out, kernel, size, groups=groups, batch=batch, transposed=True,
+                   output_padding=output_padding, **kwargs) == forward
+
+
+def _pair(v):
+    return (v, v) if np.isscalar(v) else tuple(v)
+
+
+def test_transposed_macs_ignore_output_padding_and_padding():
+    """Padding crops the scattered output and output_padding adds to it: neither changes the products."""
+    base = gl.macs(8, 4, 3, 10, groups=2, stride=2, transposed=True)
+    assert base == 10 * 10 * 8 * 2 * 9
+    assert gl.macs(8, 4, 3, 10, groups=2, stride=2, padding=1, output_padding=1, transposed=True) == base
+
+
 def test_macs_counts_the_naive_loop(monkeypatch):
     """The naive loop does exactly macs() multiply-adds: count them by instrumenting it."""
     calls = []
@@ -86,6 +163,30 @@ def test_macs_counts_the_naive_loop(monkeypatch):
 def test_macs_docstring_numbers():
     assert gl.macs(64, 64, 3, 56, padding=1) == 56 * 56 * 64 * 64 * 9
     assert gl.macs(64, 64, 3, 56, padding=1) == 64 * gl.macs(64, 64, 3, 56, padding=1, groups=64)
+
+
+# ---------------------------------------------------------------- groups from a weight count
+@pytest.mark.parametrize("layer", LAYERS.values(), ids=LAYERS.keys())
+def test_groups_for_weight_count_inverts_param_count(layer):
+    c_in, c_out, kernel, _ = layer
+    for g in gl.valid_groups(c_in, c_out):
+        count = gl.param_count(c_in, c_out, kernel, g, bias=False)
+        assert groups_for_weight_count(count, c_in, c_out, kernel) == g
+        module = torch.nn.Conv2d(c_in, c_out, kernel, groups=g, bias=False)
+        assert groups_for_weight_count(module.weight.numel(), c_in, c_out, kernel) == g
+
+
+def test_groups_for_weight_count_decodes_tensorrt():
+    """TensorRT: "kernel weights has count X but Y expected", Y = C_in * kH*kW * C_out / groups."""
+    # a depthwise layer written without its group attribute: grouped weights, dense layer
+    assert groups_for_weight_count(32 * 1 * 3 * 3, 32, 32, 3) == 32
+    assert groups_for_weight_count(32 * 32 * 3 * 3, 32, 32, 3) == 1
+    # a reported case (unet-tensorrt #15): X = 4718592, Y = 2359296 = 512 * 3*3 * 512 / 1;
+    # X is twice the dense count, which no groups value explains
+    assert gl.param_count(512, 512, 3, bias=False) == 2359296
+    assert groups_for_weight_count(4718592, 512, 512, 3) is None
+    assert groups_for_weight_count(0, 3, 64, 3) is None  # TNN #1341: count 0, weights missing
+    assert groups_for_weight_count(9216 // 3, 32, 32, 3) is None  # g = 3 does not divide 32
 
 
 # ---------------------------------------------------------------- connectivity
@@ -169,6 +270,31 @@ COST_ERRORS = {
     "empty output": (
         lambda: gl.macs(4, 4, 5, (4, 9)), ValueError,
         "the output would be empty: output size (0, 5) for input size (4, 9)"),
+    "transposed groups !| out_channels": (
+        lambda: gl.weight_shape(8, 6, 3, groups=4, transposed=True), ValueError,
+        "groups (4) must divide out_channels (6)"),
+    "transposed 'same'": (
+        lambda: gl.macs(4, 4, 3, 8, padding="same", transposed=True), TypeError,
+        "a transposed layer takes padding as an int or a pair of ints, not 'same'"),
+    "transposed negative padding": (
+        lambda: gl.macs(4, 4, 3, 8, padding=(1, -1), transposed=True), ValueError,
+        "padding must be non-negative, but got padding=(1, -1)"),
+    "transposed output_padding too large": (
+        lambda: gl.macs(4, 4, 3, 8, stride=2, output_padding=(1, 2), transposed=True), ValueError,
+        "output_padding must be smaller than stride or dilation in every dimension, "
+        "but along spatial axis 1 output_padding=2, stride=2, dilation=1"),
+    "transposed empty output": (
+        lambda: gl.macs(4, 4, 3, (1, 4), padding=(2, 0), transposed=True), ValueError,
+        "the output would be empty: output size (-1, 6) for input size (1, 4)"),
+    "output_padding without transposed": (
+        lambda: gl.macs(4, 4, 3, 8, stride=2, output_padding=1), ValueError,
+        "output_padding is for transposed layers only, but got output_padding=1 with transposed=False"),
+    "weight count float": (
+        lambda: groups_for_weight_count(288.0, 32, 32, 3), TypeError,
+        "count must be an int, but got float (288.0)"),
+    "weight count, groups-less layer invalid": (
+        lambda: groups_for_weight_count(288, 0, 32, 3), ValueError,
+        "in_channels must be a positive integer, but got in_channels=0"),
 }
 
 
