@@ -14,7 +14,8 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.cases` -- ``classify``, ``valid_groups``, ``depthwise_conv2d``;
 * :mod:`~gconv_lib.cost` -- weight shape, parameters, multiply-adds, connectivity;
 * :mod:`~gconv_lib.layer` -- ``Conv2d``, a layer object that mirrors ``torch.nn.Conv2d``;
-* :mod:`~gconv_lib.torch_check` -- run the same thing through PyTorch and compare;
+* :mod:`~gconv_lib.torch_check` -- run the same thing through PyTorch and compare, and the
+  table of gconv_lib's deliberate differences from torch;
 * :mod:`~gconv_lib.transpose` -- ``conv_transpose2d``, built from the grouped convolution;
 * :mod:`~gconv_lib.backward` -- ``conv2d_backward``: the gradients, from gconv_lib's own convolutions;
 * :mod:`~gconv_lib.shuffle` -- ``channel_shuffle`` and the connectivity of a stack of layers.

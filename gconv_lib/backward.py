@@ -28,7 +28,13 @@ import numpy as np
 
 from .conv import conv1d, conv2d, conv3d
 from .transpose import conv_transpose_nd, pad_or_crop
-from .validate import ConvArgs, check_conv_args, check_conv_transpose_args, check_grad_output
+from .validate import (
+    ConvArgs,
+    check_conv_args,
+    check_conv_transpose_args,
+    check_grad_output,
+    ieee_quietly,
+)
 
 _CONV = {1: conv1d, 2: conv2d, 3: conv3d}
 
@@ -95,6 +101,7 @@ def grad_weight_nd(a: ConvArgs, grad_out: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(gw.swapaxes(0, 1))  # (C_out, C_in/G, *kernel)
 
 
+@ieee_quietly
 def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1):
     """Gradients of :func:`gconv_lib.conv2d` with respect to input, weight and bias.
 
@@ -128,7 +135,8 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
         For a bad forward configuration (as :func:`gconv_lib.conv2d`) or a
         ``grad_output`` whose shape is not the forward output's.
     TypeError
-        For non-float arrays or mixed dtypes.
+        For arrays that are not float16/float32/float64 or mixed dtypes (float16 is
+        computed in float32 and each gradient rounded once).
 
     Examples
     --------
@@ -149,4 +157,5 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     grad_input = grad_input_nd(a, grad_out)  # (N, C_in, H, W)
     grad_weight = grad_weight_nd(a, grad_out)  # (C_out, C_in // groups, kH, kW)
     grad_bias = grad_out.sum(axis=(0, *range(2, grad_out.ndim)))  # (C_out,)
-    return (grad_input[0] if a.unbatched else grad_input), grad_weight, grad_bias
+    grads = (grad_input[0] if a.unbatched else grad_input), grad_weight, grad_bias
+    return tuple(grad.astype(a.dtype, copy=False) for grad in grads)  # float16 computed in float32

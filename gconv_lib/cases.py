@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from math import gcd
 
 from .conv import conv2d
-from .validate import _as_array, _is_int, _require_int
+from .validate import _is_int, _require_int, check_depthwise_groups
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def depthwise_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, 
         As in :func:`gconv_lib.conv2d`.
     groups : int, optional
         Always ``C_in``; accepted only so that this function has the signature of every
-        other strategy. Anything else raises ValueError.
+        other strategy. Another int raises ValueError, anything not an int TypeError.
 
     Returns
     -------
@@ -146,22 +146,5 @@ def depthwise_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, 
     >>> depthwise_conv2d(x, w).shape
     (1, 6, 2, 2)
     """
-    input, weight = _as_array(input, "input"), _as_array(weight, "weight")
-    if input.ndim not in (3, 4):
-        raise ValueError(
-            f"depthwise_conv2d expects input of shape (N, C_in, H, W) or (C_in, H, W), "
-            f"but got shape {input.shape}"
-        )
-    c_in = input.shape[-3]
-    if c_in < 1:
-        raise ValueError(f"in_channels must be at least 1, but input has shape {input.shape}")
-    if weight.ndim == 4 and weight.shape[1] != 1:
-        raise ValueError(
-            f"a depthwise weight has shape (K * C_in, 1, kH, kW), "
-            f"but got weight of shape {weight.shape}"
-        )
-    if groups is not None and groups != c_in:
-        raise ValueError(
-            f"depthwise_conv2d always uses groups = in_channels ({c_in}), but got groups={groups!r}"
-        )
+    c_in = check_depthwise_groups(input, weight, groups)
     return conv2d(input, weight, bias, stride, padding, dilation, groups=c_in)

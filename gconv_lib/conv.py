@@ -24,7 +24,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Parameters
     ----------
     input : ndarray of shape (N, C_in, H, W) or (C_in, H, W)
-        float32 or float64.
+        float16, float32 or float64 (float16 is computed in float32 and rounded once).
     weight : ndarray of shape (C_out, C_in // groups, kH, kW)
         Same dtype as ``input``.
     bias : ndarray of shape (C_out,), optional
@@ -51,10 +51,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Raises
     ------
     ValueError
-        For every configuration PyTorch rejects; the message states the rule and the
-        values, e.g. ``groups (3) must divide in_channels (8)``.
+        For every configuration PyTorch rejects (an input with no rows or columns
+        included, unless the batch is empty); the message states the rule and the values,
+        e.g. ``groups (3) must divide in_channels (8)``.
     TypeError
-        For arrays that are not float32/float64 NumPy arrays, or mixed dtypes.
+        For arrays that are not float16/float32/float64 NumPy arrays, or mixed dtypes.
 
     Examples
     --------

@@ -69,7 +69,7 @@ from .threads import (
     run_in_pool,
     set_num_threads,  # noqa: F401  (gconv_lib.fast.set_num_threads, as before gconv_lib.threads)
 )
-from .validate import ConvArgs, check_conv_args
+from .validate import ConvArgs, check_conv_args, ieee_quietly
 
 #: Target size in bytes of one tile's column buffer (``"gemm"``) or accumulator (``"taps"``).
 #: Measured on the benchmark suite (2 cores): smaller tiles spend more time in Python and in
@@ -216,6 +216,7 @@ def _tile(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
     target[...] = res.reshape(n_groups * out_per_group, n_rows, p.Wq)[:, :, :w_out]
 
 
+@ieee_quietly
 def _run_tiles(a: ConvArgs, p: Plan, out: np.ndarray, jobs, lock: threading.Lock):
     """One worker: take tiles from the shared iterator ``jobs`` until none are left."""
     scratch = _Scratch(a.input.dtype)

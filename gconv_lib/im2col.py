@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .validate import ConvArgs, check_conv_args
+from .validate import ConvArgs, check_conv_args, ieee_quietly
 
 
+@ieee_quietly
 def conv_nd_im2col(a: ConvArgs) -> np.ndarray:
     """Run a checked convolution (see :func:`gconv_lib.validate.check_conv_args`) by im2col.
 

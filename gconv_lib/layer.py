@@ -2,6 +2,9 @@
 
 It holds a weight and a bias as NumPy arrays, initialised as torch does, and calls
 :func:`gconv_lib.conv2d`. ``Conv2d.from_torch`` and ``.to_torch`` move weights both ways.
+Like ``nn.Conv2d`` it pads with zeros, or, with ``padding_mode``, by reflecting,
+replicating or wrapping the input around (``numpy.pad`` does it, then the convolution
+runs with no padding of its own).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import numpy as np
 
 from .conv import conv2d
 from .cost import _pair, weight_shape
-from .validate import FLOAT_DTYPES, check_padding
+from .validate import FLOAT_DTYPES, _as_array, check_padding, check_padding_mode
 
 
 class Conv2d:
@@ -23,9 +26,12 @@ class Conv2d:
     stride, padding, dilation, groups
         As in :func:`gconv_lib.conv2d`.
     bias : bool, default True
-    padding_mode : {'zeros'}
-        Only zero padding is implemented.
-    dtype : float32 or float64, default float32
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, default 'zeros'
+        What the ``padding`` rows and columns hold, as in ``torch.nn.Conv2d``: zeros, the
+        input mirrored at its border (without repeating the border), the border repeated,
+        or the input wrapped around from the other side. ``'reflect'`` needs each padding
+        smaller than the input size, ``'circular'`` at most the input size.
+    dtype : float16, float32 or float64, default float32
     seed : int or numpy.random.Generator, optional
         Source of the random initial weights.
 
@@ -47,41 +53,49 @@ class Conv2d:
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", dtype=np.float32, seed=None):
-        if padding_mode != "zeros":
-            raise ValueError(f"padding_mode must be 'zeros' (the only mode implemented), "
-                             f"but got padding_mode={padding_mode!r}")
+        check_padding_mode(padding_mode)
         if np.dtype(dtype) not in FLOAT_DTYPES:
-            raise TypeError(f"dtype must be float32 or float64, but got {np.dtype(dtype)}")
+            raise TypeError(f"dtype must be float16, float32 or float64, but got {np.dtype(dtype)}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.padding_mode = padding_mode
         shape = weight_shape(in_channels, out_channels, self.kernel_size, groups)
         # refuse at construction what no input could make valid ('same' with a stride, ...), as torch does
-        check_padding(padding, self.kernel_size, _pair(stride, "stride"), _pair(dilation, "dilation"), 2,
-                      "Conv2d")
+        self._padding_pairs()
         rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(np.prod(shape[1:]))
         self.weight = rng.uniform(-bound, bound, size=shape).astype(dtype)
         self.bias = rng.uniform(-bound, bound, size=out_channels).astype(dtype) if bias else None
 
+    def _padding_pairs(self):
+        """``((top, bottom), (left, right))``, checked against the other arguments."""
+        return check_padding(self.padding, self.kernel_size, _pair(self.stride, "stride"),
+                             _pair(self.dilation, "dilation"), 2, "Conv2d")
+
     def __call__(self, input):
         """Apply the layer: ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``."""
-        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
+        if self.padding_mode == "zeros":
+            return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                          self.groups)
+        input, pairs = _as_array(input, "input"), self._padding_pairs()
+        if input.ndim in (3, 4):  # (other shapes: conv2d says which ones it takes)
+            mode = check_padding_mode(self.padding_mode, pairs, input.shape[-2:])
+            input = np.pad(input, ((0, 0),) * (input.ndim - 2) + pairs, mode=mode)  # (..., H + pH, W + pW)
+        return conv2d(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
     def __repr__(self):
+        mode = "" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}"
         return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
-                f"groups={self.groups}, bias={self.bias is not None})")
+                f"groups={self.groups}, bias={self.bias is not None}{mode})")
 
     @classmethod
     def from_torch(cls, module):
         """Copy a ``torch.nn.Conv2d`` (configuration and weights) into a ``Conv2d``."""
-        if module.padding_mode != "zeros":
-            raise ValueError(f"only padding_mode='zeros' is implemented, but the module has "
-                             f"padding_mode={module.padding_mode!r}")
         layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride,
-                    module.padding, module.dilation, module.groups, bias=module.bias is not None)
+                    module.padding, module.dilation, module.groups, bias=module.bias is not None,
+                    padding_mode=module.padding_mode)
         layer.weight = module.weight.detach().cpu().numpy().copy()
         layer.bias = None if module.bias is None else module.bias.detach().cpu().numpy().copy()
         return layer
@@ -92,7 +106,8 @@ class Conv2d:
 
         module = torch.nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size,
                                  self.stride, self.padding, self.dilation, self.groups,
-                                 bias=self.bias is not None, dtype=torch.from_numpy(self.weight).dtype)
+                                 bias=self.bias is not None, padding_mode=self.padding_mode,
+                                 dtype=torch.from_numpy(self.weight).dtype)
         with torch.no_grad():
             module.weight.copy_(torch.from_numpy(self.weight))
             if self.bias is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validate import check_conv_args
+from .validate import check_conv_args, ieee_quietly
 
 
 def correlate2d_single(x, k, stride=(1, 1), dilation=(1, 1)):
@@ -48,6 +48,7 @@ def correlate2d_single(x, k, stride=(1, 1), dilation=(1, 1)):
     return out
 
 
+@ieee_quietly
 def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """Grouped 2-D convolution by explicit loops over batch, output and input channels.
 

@@ -2,6 +2,55 @@
 
 ``torch`` is an optional dependency, imported only when one of these functions is called
 (``pip install "gconv_lib[torch]"``).
+
+**Deliberate differences from torch.** Everywhere else gconv_lib gives torch's answer
+(the same shape and dtype, the same values within :data:`TOLERANCES`, NaN and infinities
+in the same places) or refuses what torch refuses, with a clearer error. Each row is
+pinned by a test of the same name in ``tests/test_differences.py``, which checks both
+what torch does and what gconv_lib does.
+
+.. list-table::
+   :header-rows: 1
+   :widths: 18 36 46
+
+   * - case
+     - torch
+     - gconv_lib, and why
+   * - ``integer-arrays``
+     - computes integer convolutions (int32, int64) on the CPU
+     - TypeError: the arrays must be float16, float32 or float64. A convolution layer
+       computes in floating point; integer sums would also need torch's wrap-around on
+       overflow. Convert with ``x.astype(np.float32)``.
+   * - ``complex-arrays``
+     - computes complex convolutions
+     - TypeError, as for integers: gconv_lib's layers are real-valued.
+   * - ``bfloat16``
+     - computes bfloat16 convolutions
+     - TypeError that names the dtype: NumPy has no bfloat16, so a bfloat16 tensor cannot
+       become an array (torch's own ``.numpy()`` fails on it). Convert with ``.float()``.
+   * - ``float16-rounding``
+     - rounds some partial sums of a float16 convolution to float16
+     - computes in float32 and rounds the result to float16 once, so results differ from
+       torch's float16 in the last bits (within ``TOLERANCES[float16]``), and never by
+       an overflow of a partial sum that torch would not have.
+   * - ``no-input-channels``
+     - an input with 0 channels gives an output with 0 channels, whatever the weight says
+     - ValueError: a layer that reads no channel is a bug to report, not an empty result.
+   * - ``empty-batch-checks``
+     - with an empty batch (N = 0) skips some checks: ``dilation=0`` in ``conv2d``;
+       ``dilation=0``, any ``output_padding``, empty input sizes and empty outputs in
+       ``conv_transpose2d``
+     - checks every argument whatever the batch size: a call that is refused for one
+       image is refused for none. (An empty batch may still have empty spatial sizes in
+       ``conv2d``, as in torch, whose rule this is.)
+   * - ``padding-nonfinite-float32``
+     - float32 ``conv2d`` (and the weight gradient): where an infinite or NaN weight tap
+       meets the zero padding, the oneDNN kernels that torch picks by batch size, groups,
+       kernel size and thread count skip the padded taps (finite result); its other
+       kernels, and every float64 and float16 one, multiply them (``inf * 0 = NaN``)
+     - multiplies them in every dtype, as torch's float64 does, so the same numbers
+       give the same NaN whichever dtype and whichever backend. Strides and transposed
+       convolutions never multiply an inserted zero, in torch or here.
 """
 
 from __future__ import annotations
@@ -14,8 +63,10 @@ import numpy as np
 from .cases import depthwise_conv2d
 from .conv import conv1d, conv2d, conv3d
 
-#: The tolerances the book and the tests use to call two results equal.
-TOLERANCES = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-4),
+#: The tolerances the book and the tests use to call two results equal (float16: a few
+#: units in the last place of values of about 1 to 10, where float16's spacing is 2**-10 to 2**-7).
+TOLERANCES = {np.dtype(np.float16): dict(rtol=1e-2, atol=1e-2),
+              np.dtype(np.float32): dict(rtol=1e-4, atol=1e-4),
               np.dtype(np.float64): dict(rtol=1e-10, atol=1e-10)}
 
 
@@ -67,9 +118,11 @@ class TorchComparison:
     ours, theirs : ndarray
         gconv_lib's and torch's results.
     max_abs_diff : float
-        The largest absolute difference between them (``inf`` when the shapes differ).
+        The largest absolute difference between their finite values (``inf`` when the
+        shapes differ, or when one has NaN or an infinity where the other does not).
     matches : bool
-        True when they have the same shape and dtype and agree within :data:`TOLERANCES`
+        True when they have the same shape and dtype, NaN in the same places, the same
+        infinities in the same places, and the rest agrees within :data:`TOLERANCES`
         for that dtype.
     """
 
@@ -122,6 +175,10 @@ def compare_with_torch(input, weight, bias=None, stride=1, padding=0, dilation=1
     theirs = torch_conv(input, weight, bias, groups=groups, **kwargs)
     if ours.shape != theirs.shape:  # a strategy under test can be wrong in its shape too
         return TorchComparison(ours, theirs, float("inf"), False)
-    diff = float(np.max(np.abs(ours - theirs))) if ours.size else 0.0
-    matches = ours.dtype == theirs.dtype and np.allclose(ours, theirs, **TOLERANCES[ours.dtype])
+    if not all(np.array_equal(where(ours), where(theirs)) for where in (np.isnan, np.isposinf, np.isneginf)):
+        return TorchComparison(ours, theirs, float("inf"), False)  # NaN or inf in other places
+    finite = np.isfinite(theirs)
+    ours64, theirs64 = ours[finite].astype(np.float64), theirs[finite].astype(np.float64)
+    diff = float(np.max(np.abs(ours64 - theirs64))) if ours64.size else 0.0
+    matches = ours.dtype == theirs.dtype and np.allclose(ours64, theirs64, **TOLERANCES[ours.dtype])
     return TorchComparison(ours, theirs, diff, bool(matches))

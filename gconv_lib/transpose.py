@@ -20,16 +20,20 @@ is, and what "deconvolution" layers compute.
 Then a stride-1 grouped convolution with the same ``dilation`` and ``groups`` gives the
 result. Weights follow PyTorch: a transposed convolution's weight has shape
 ``(C_in, C_out // groups, *kernel)``, the weight of the convolution it transposes.
+
+That is the way to see it, and the three helpers below build it. :func:`conv_transpose_nd`
+computes the same sums without the zeros, as PyTorch does: for each kernel tap, one
+grouped matrix product of the weight's tap with the input, *scattered* (added) into the
+output positions that tap reaches, ``stride`` apart; then the ``padding`` is cut off.
+Multiplying the weight by the inserted zeros would give the same numbers for finite
+values, but ``inf * 0`` is NaN: an infinite weight would turn finite outputs into NaN.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .conv import conv1d, conv2d, conv3d
-from .validate import ConvTransposeArgs, check_conv_transpose_args
-
-_CONV = {1: conv1d, 2: conv2d, 3: conv3d}
+from .validate import ConvTransposeArgs, check_conv_transpose_args, ieee_quietly
 
 
 def insert_zeros(x, stride):
@@ -121,17 +125,36 @@ def transpose_weight(weight, groups=1):
     return np.flip(w, axis=tuple(range(2, w.ndim)))
 
 
+@ieee_quietly
 def conv_transpose_nd(a: ConvTransposeArgs) -> np.ndarray:
     """Run a checked transposed convolution (see :func:`check_conv_transpose_args`).
 
+    Each input value is multiplied by each kernel tap once and added where that tap lands;
+    no product involves an inserted zero or the cropped padding, so infinite and NaN values
+    reach exactly the outputs PyTorch gives them to.
+
     Returns the result of shape ``(N, C_out, *out_spatial)``, with bias, batched or not
-    as the caller's input was.
+    as the caller's input was, in the caller's dtype.
     """
-    spread = insert_zeros(a.input, a.stride)  # (N, C_in, *[(size - 1) * s + 1])
-    border = [d * (k - 1) - p for k, p, d in zip(a.kernel, a.padding, a.dilation)]
-    x = pad_or_crop(spread, [(b, b + op) for b, op in zip(border, a.output_padding)])
-    w = transpose_weight(a.weight, a.groups)  # (C_out, C_in/G, *kernel)
-    out = _CONV[a.nd](x, w, a.bias, stride=1, padding=0, dilation=a.dilation, groups=a.groups)
+    n, c_in, *size = a.input.shape
+    g, out_per_group = a.groups, a.weight.shape[1]
+    x = a.input.reshape(n, g, c_in // g, int(np.prod(size)))  # (N, G, C_in/G, P), P = prod(size)
+    w = a.weight.reshape(g, c_in // g, out_per_group, int(np.prod(a.kernel)))  # (G, C_in/G, C_out/G, K)
+    w = np.moveaxis(w, 3, 0).swapaxes(2, 3)  # (K, G, C_out/G, C_in/G)
+    # the canvas holds every position a tap reaches, and the output_padding past them
+    reach = [(h - 1) * s + d * (k - 1) + 1 for h, s, d, k in zip(size, a.stride, a.dilation, a.kernel)]
+    canvas_size = [max(r, p + o) for r, p, o in zip(reach, a.padding, a.out_spatial)]
+    canvas = np.zeros((n, g, out_per_group, *canvas_size), a.input.dtype)  # (N, G, C_out/G, *canvas)
+    for t, tap in enumerate(np.ndindex(*a.kernel)):
+        part = np.matmul(w[t], x)  # (N, G, C_out/G, P)
+        lands = tuple(slice(d * i, d * i + (h - 1) * s + 1, s)
+                      for i, h, s, d in zip(tap, size, a.stride, a.dilation))
+        canvas[(Ellipsis, *lands)] += part.reshape(n, g, out_per_group, *size)
+    crop = tuple(slice(p, p + o) for p, o in zip(a.padding, a.out_spatial))
+    out = canvas.reshape(n, g * out_per_group, *canvas_size)[(Ellipsis, *crop)]  # (N, C_out, *out)
+    if a.bias is not None:
+        out = out + a.bias.reshape((-1,) + (1,) * a.nd)
+    out = np.ascontiguousarray(out, dtype=a.dtype)
     return out[0] if a.unbatched else out  # (N, C_out, *out_spatial)
 
 
@@ -147,7 +170,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     Parameters
     ----------
     input : ndarray of shape (N, C_in, H, W) or (C_in, H, W)
-        float32 or float64.
+        float16, float32 or float64 (float16 is computed in float32 and rounded once).
     weight : ndarray of shape (C_in, C_out // groups, kH, kW)
         Note the order (PyTorch's): input channels first.
     bias : ndarray of shape (C_out,), optional
@@ -181,15 +204,16 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         must equal weight.shape[0] (4)``, or an ``output_padding`` not smaller than
         ``stride`` or ``dilation``.
     TypeError
-        For arrays that are not float32/float64 NumPy arrays, mixed dtypes, or a string
-        ``padding``.
+        For arrays that are not float16/float32/float64 NumPy arrays, mixed dtypes, or a
+        string ``padding``.
 
     Notes
     -----
-    Computed as :func:`gconv_lib.conv2d` of the input with ``sH - 1`` zeros inserted
+    Equal to :func:`gconv_lib.conv2d` of the input with ``sH - 1`` zeros inserted
     between rows (``sW - 1`` between columns), bordered by ``dH * (kH - 1) - pH`` zeros
     (plus ``output_padding`` at the end), with the weight of :func:`transpose_weight`,
-    stride 1, the same dilation and the same groups.
+    stride 1, the same dilation and the same groups. Computed without those zeros (see
+    :func:`conv_transpose_nd`), so that infinite and NaN values propagate as in PyTorch.
 
     Examples
     --------

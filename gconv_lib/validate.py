@@ -8,18 +8,41 @@ wrong type) whose message states the rule and the values, for example::
 
 Every strategy module calls :func:`check_conv_args` first and then works only with the
 normalised :class:`ConvArgs` it returns, so the strategies never see bad input.
+
+Arrays may be float16, float32 or float64. A float16 call computes in float32 (the
+arrays in :class:`ConvArgs` are float32) and rounds the result back to float16 once, in
+:meth:`ConvArgs.finish`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+#: The dtype the arithmetic runs in, per array dtype: float16 is computed in float32.
+COMPUTE_DTYPES = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(np.float32): np.dtype(np.float32),
+                  np.dtype(np.float64): np.dtype(np.float64)}
 DIM_NAMES = {1: "1d", 2: "2d", 3: "3d"}
+
+
+def ieee_quietly(fn):
+    """Run ``fn`` with NumPy's floating-point warnings off: infinite and NaN values are valid input.
+
+    ``inf * 0``, ``inf - inf`` and overflow give their IEEE results (NaN, inf), as in torch,
+    without a ``RuntimeWarning`` from whichever NumPy operation met them first. Applied to
+    every function of gconv_lib that computes (a worker thread included: the setting is
+    per thread).
+    """
+    @functools.wraps(fn)
+    def quietly(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    return quietly
 
 
 @dataclass(frozen=True)
@@ -29,7 +52,7 @@ class ConvArgs:
     Attributes
     ----------
     input : ndarray of shape (N, C_in, *spatial)
-        Always batched (an unbatched input gets a batch axis of 1).
+        Always batched (an unbatched input gets a batch axis of 1), in the compute dtype.
     weight : ndarray of shape (C_out, C_in // groups, *kernel)
     bias : ndarray of shape (C_out,) or None
     stride, dilation : tuple of int, one per spatial dimension
@@ -40,6 +63,9 @@ class ConvArgs:
     unbatched : bool
         True when the caller passed an input without a batch axis; the result
         must then drop its batch axis again.
+    dtype : numpy.dtype
+        The caller's dtype, which the result gets; the arrays above hold
+        ``COMPUTE_DTYPES[dtype]`` (float32 for float16).
     """
 
     input: np.ndarray
@@ -51,6 +77,7 @@ class ConvArgs:
     groups: int
     out_spatial: tuple[int, ...]
     unbatched: bool
+    dtype: np.dtype
 
     @property
     def nd(self) -> int:
@@ -75,10 +102,12 @@ class ConvArgs:
             return self.input
         return np.pad(self.input, ((0, 0), (0, 0), *self.padding))
 
+    @ieee_quietly
     def finish(self, out: np.ndarray) -> np.ndarray:
-        """Add the bias and drop the batch axis again for unbatched input."""
+        """Add the bias, round to the caller's dtype, drop the batch axis for unbatched input."""
         if self.bias is not None:
             out += self.bias.reshape((-1,) + (1,) * self.nd)
+        out = out.astype(self.dtype, copy=False)
         return out[0] if self.unbatched else out
 
 
@@ -164,13 +193,19 @@ def _check_arg_types(groups, **int_or_ints):
 
 
 def _as_array(x, name: str) -> np.ndarray:
+    """``x`` as a float16/32/64 NumPy array (a torch tensor is copied to one), else TypeError."""
     if not isinstance(x, np.ndarray):
-        if hasattr(x, "detach") and hasattr(x, "numpy"):  # a torch tensor
-            x = x.detach().cpu().numpy()
-        else:
+        if not (hasattr(x, "detach") and hasattr(x, "numpy")):
             raise TypeError(f"{name} must be a NumPy array, but got {type(x).__name__}")
+        try:  # a torch tensor
+            x = x.detach().cpu().numpy()
+        except TypeError as e:  # bfloat16, float8, ...: dtypes NumPy does not have
+            raise TypeError(
+                f"{name} is a torch tensor of dtype {x.dtype}, which NumPy has no dtype for; "
+                f"gconv_lib takes float16, float32 or float64: convert it first, e.g. {name}.float()"
+            ) from e
     if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must have dtype float32 or float64, but has dtype {x.dtype}")
+        raise TypeError(f"{name} must have dtype float16, float32 or float64, but has dtype {x.dtype}")
     return x
 
 
@@ -206,7 +241,11 @@ def check_padding(padding, weight_spatial, stride, dilation, nd, fn):
 
 
 def _check_arrays(input, weight, bias, nd, fn, weight_layout):
-    """Types, dimensions and dtypes of the arrays; returns (batched input, weight, bias, unbatched)."""
+    """Types, dimensions and dtypes of the arrays.
+
+    Returns (batched input, weight, bias, unbatched, dtype): the arrays in the compute dtype
+    (float32 for float16, see :data:`COMPUTE_DTYPES`) and the callers' dtype.
+    """
     input = _as_array(input, "input")
     weight = _as_array(weight, "weight")
     if bias is not None:
@@ -229,7 +268,10 @@ def _check_arrays(input, weight, bias, nd, fn, weight_layout):
         raise TypeError(f"input dtype ({input.dtype}) and weight dtype ({weight.dtype}) must be the same")
     if bias is not None and bias.dtype != input.dtype:
         raise TypeError(f"input dtype ({input.dtype}) and bias dtype ({bias.dtype}) must be the same")
-    return input, weight, bias, unbatched
+    dtype = input.dtype
+    input, weight, bias = (None if arr is None else arr.astype(COMPUTE_DTYPES[dtype], copy=False)
+                           for arr in (input, weight, bias))
+    return input, weight, bias, unbatched, dtype
 
 
 def _check_groups_stride_dilation(groups, stride, dilation, nd, fn):
@@ -272,7 +314,8 @@ def check_conv_args(
     Raises
     ------
     TypeError
-        For arrays that are not float32/float64 NumPy arrays, or non-integer arguments.
+        For arrays that are not float16/float32/float64 NumPy arrays (or torch tensors),
+        or non-integer arguments.
     ValueError
         For every configuration PyTorch rejects, with the rule and the values.
 
@@ -286,8 +329,8 @@ def check_conv_args(
     """
     fn = "conv" + DIM_NAMES.get(nd, f"{nd}d")
     _check_arg_types(groups, stride=stride, padding=padding, dilation=dilation)
-    input, weight, bias, unbatched = _check_arrays(input, weight, bias, nd, fn,
-                                                   "(C_out, C_in // groups, *kernel)")
+    input, weight, bias, unbatched, dtype = _check_arrays(input, weight, bias, nd, fn,
+                                                          "(C_out, C_in // groups, *kernel)")
     groups, stride, dilation = _check_groups_stride_dilation(groups, stride, dilation, nd, fn)
 
     c_in = input.shape[1]
@@ -330,6 +373,10 @@ def check_conv_args(
                 f"the output would be empty"
             )
         out_spatial.append(conv_output_size(size, k, s, (before, after), d))
+    if input.shape[0] > 0 and 0 in input.shape[2:]:
+        given = input.shape[1:] if unbatched else input.shape
+        raise ValueError(f"input spatial sizes must be positive unless the batch is empty, "
+                         f"but got input of shape {_shape(given)}")
 
     return ConvArgs(
         input=input,
@@ -341,6 +388,7 @@ def check_conv_args(
         groups=groups,
         out_spatial=tuple(out_spatial),
         unbatched=unbatched,
+        dtype=dtype,
     )
 
 
@@ -395,6 +443,8 @@ class ConvTransposeArgs:
         The output size per spatial dimension.
     unbatched : bool
         True when the caller passed an input without a batch axis.
+    dtype : numpy.dtype
+        The caller's dtype, as in :class:`ConvArgs`.
     """
 
     input: np.ndarray
@@ -407,6 +457,7 @@ class ConvTransposeArgs:
     groups: int
     out_spatial: tuple[int, ...]
     unbatched: bool
+    dtype: np.dtype
 
     @property
     def nd(self) -> int:
@@ -459,8 +510,8 @@ def check_conv_transpose_args(
     Raises
     ------
     TypeError
-        For arrays that are not float32/float64 NumPy arrays, mixed dtypes, a string
-        padding, or non-integer arguments.
+        For arrays that are not float16/float32/float64 NumPy arrays, mixed dtypes, a
+        string padding, or non-integer arguments.
     ValueError
         For every configuration PyTorch rejects, with the rule and the values.
 
@@ -480,8 +531,8 @@ but along spatial axis 0 output_padding=1, stride=1, dilation=1
         raise TypeError(f"{fn} takes padding as an int or a tuple of {nd} ints, not {padding!r}")
     _check_arg_types(groups, stride=stride, padding=padding, output_padding=output_padding,
                      dilation=dilation)
-    input, weight, bias, unbatched = _check_arrays(input, weight, bias, nd, fn,
-                                                   "(C_in, C_out // groups, *kernel)")
+    input, weight, bias, unbatched, dtype = _check_arrays(input, weight, bias, nd, fn,
+                                                          "(C_in, C_out // groups, *kernel)")
     groups, stride, dilation = _check_groups_stride_dilation(groups, stride, dilation, nd, fn)
     padding = _as_tuple(padding, nd, "padding", fn)
     output_padding = _as_tuple(output_padding, nd, "output_padding", fn)
@@ -543,6 +594,7 @@ but along spatial axis 0 output_padding=1, stride=1, dilation=1
         groups=groups,
         out_spatial=tuple(out_spatial),
         unbatched=unbatched,
+        dtype=dtype,
     )
 
 
@@ -559,7 +611,7 @@ def check_grad_output(grad_output, a: ConvArgs) -> np.ndarray:
     Returns
     -------
     ndarray of shape (N, C_out, *out_spatial)
-        Always batched, like ``a.input``.
+        Always batched, and in the compute dtype, like ``a.input``.
 
     Examples
     --------
@@ -571,9 +623,9 @@ def check_grad_output(grad_output, a: ConvArgs) -> np.ndarray:
 but got grad_output of shape (1, 4, 5, 5)
     """
     grad_output = _as_array(grad_output, "grad_output")
-    if grad_output.dtype != a.input.dtype:
+    if grad_output.dtype != a.dtype:
         raise TypeError(
-            f"input dtype ({a.input.dtype}) and grad_output dtype ({grad_output.dtype}) must be the same"
+            f"input dtype ({a.dtype}) and grad_output dtype ({grad_output.dtype}) must be the same"
         )
     expected = (a.input.shape[0], a.out_channels, *a.out_spatial)[1 if a.unbatched else 0 :]
     if grad_output.shape != expected:
@@ -581,10 +633,101 @@ but got grad_output of shape (1, 4, 5, 5)
             f"grad_output must have the shape of the convolution's output, {_shape(expected)}, "
             f"but got grad_output of shape {_shape(grad_output.shape)}"
         )
+    grad_output = grad_output.astype(COMPUTE_DTYPES[a.dtype], copy=False)
     return grad_output[None] if a.unbatched else grad_output
 
 
-# --- thread settings ----------------------------------------------------------------------
+# --- the layer's padding modes, depthwise, thread settings --------------------------------
+
+#: ``torch.nn.Conv2d``'s padding modes, and the ``numpy.pad`` mode that computes each.
+PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def check_padding_mode(padding_mode, pairs=None, spatial=None) -> str:
+    """Check a ``padding_mode`` by torch's rules; with the padding and the input, check those too.
+
+    Parameters
+    ----------
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+    pairs : sequence of (before, after), optional
+        The padding per spatial axis, as :func:`check_padding` returns it.
+    spatial : tuple of int, optional
+        The input's spatial sizes.
+
+    Returns
+    -------
+    str
+        The ``numpy.pad`` mode that pads as ``padding_mode`` does (:data:`PADDING_MODES`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown mode, or padding the mode cannot make from this input:
+        ``'reflect'`` needs each padding smaller than the input size, ``'circular'`` at
+        most the input size (it wraps around once), and both it and ``'replicate'`` need
+        a non-empty input.
+
+    Examples
+    --------
+    >>> check_padding_mode("circular", ((1, 1), (2, 2)), (5, 5))
+    'wrap'
+    >>> check_padding_mode("reflect", ((1, 1), (3, 3)), (5, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: padding_mode='reflect' needs padding smaller than the input size, but along \
+spatial axis 1 the padding is (3, 3) and the input size 3
+    """
+    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}, "
+                         f"but got padding_mode={padding_mode!r}")
+    if padding_mode == "zeros" or pairs is None:
+        return PADDING_MODES[padding_mode]
+    for axis, ((before, after), size) in enumerate(zip(pairs, spatial)):
+        if size == 0:
+            raise ValueError(f"padding_mode={padding_mode!r} needs a non-empty input, but along "
+                             f"spatial axis {axis} the input size is 0")
+        need = {"reflect": "smaller than", "circular": "at most"}.get(padding_mode)
+        if (padding_mode == "reflect" and max(before, after) >= size
+                or padding_mode == "circular" and max(before, after) > size):
+            raise ValueError(f"padding_mode={padding_mode!r} needs padding {need} the input size, "
+                             f"but along spatial axis {axis} the padding is {(before, after)} and "
+                             f"the input size {size}")
+    return PADDING_MODES[padding_mode]
+
+
+def check_depthwise_groups(input, weight, groups) -> int:
+    """The ``groups`` of a depthwise convolution, ``C_in``, after checking what only it requires.
+
+    ``input`` and ``weight`` as for ``conv2d``; ``groups`` is None or must equal ``C_in``
+    (an int: ``3.0`` is a TypeError, as everywhere). The rest is left to
+    :func:`check_conv_args`.
+
+    Examples
+    --------
+    >>> check_depthwise_groups(np.zeros((1, 3, 5, 5)), np.zeros((6, 1, 3, 3)), None)
+    3
+    >>> check_depthwise_groups(np.zeros((1, 3, 5, 5)), np.zeros((6, 1, 3, 3)), 3.0)
+    Traceback (most recent call last):
+    ...
+    TypeError: groups must be an int, but got float (3.0)
+    """
+    input, weight = _as_array(input, "input"), _as_array(weight, "weight")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"depthwise_conv2d expects input of shape (N, C_in, H, W) or (C_in, H, W), "
+                         f"but got shape {_shape(input.shape)}")
+    c_in = input.shape[-3]
+    if c_in < 1:
+        raise ValueError(f"in_channels must be at least 1, but input has shape {_shape(input.shape)}")
+    if weight.ndim == 4 and weight.shape[1] != 1:
+        raise ValueError(f"a depthwise weight has shape (K * C_in, 1, kH, kW), "
+                         f"but got weight of shape {_shape(weight.shape)}")
+    if groups is not None:
+        _require_int(groups, "groups")
+        if groups != c_in:
+            raise ValueError(f"depthwise_conv2d always uses groups = in_channels ({c_in}), "
+                             f"but got groups={groups!r}")
+    return c_in
+
 
 #: The environment variable that sets gconv_lib's number of threads at import.
 NUM_THREADS_VARIABLE = "GCONV_NUM_THREADS"

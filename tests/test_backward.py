@@ -216,3 +216,28 @@ def test_empty_batch_gives_zero_weight_and_bias_gradients_like_torch():
     for o, t in zip(ours, theirs):
         assert o.shape == t.shape
         np.testing.assert_array_equal(o, t)
+
+
+def test_an_infinite_weight_gives_grad_input_inf_only_where_its_tap_read():
+    """grad_input never multiplies the padding or the stride's skipped positions (inf * 0 = NaN)."""
+    w = np.ones((1, 1, 3, 3))
+    w[0, 0, 0, 0] = np.inf
+    x, grad_output = np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
+    grad_input = gl.conv2d_backward(grad_output, x, w, stride=2, padding=1)[0]
+    theirs = torch_grads(grad_output, x, w, np.zeros(1), stride=2, padding=1)[0]
+    np.testing.assert_array_equal(grad_input, theirs)
+    assert not np.isnan(grad_input).any() and np.isinf(grad_input).sum() == 4
+
+
+@pytest.mark.parametrize("case", list(CASES.values())[:4], ids=list(CASES.keys())[:4])
+def test_float16_is_computed_in_float32_and_rounded_once(case):
+    c_in, c_out, groups, kernel, size, stride, padding, dilation = case
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    grad_output, x, w, b = (a.astype(np.float16) for a in make(2, c_in, c_out, kernel, size, **kwargs))
+    ours = gl.conv2d_backward(grad_output, x, w, **kwargs)
+    in_float32 = gl.conv2d_backward(*(a.astype(np.float32) for a in (grad_output, x, w)), **kwargs)
+    theirs = torch_grads(grad_output, x, w, b, **kwargs)
+    for o, f, t in zip(ours, in_float32, theirs):
+        assert o.dtype == t.dtype == np.float16
+        np.testing.assert_array_equal(o, f.astype(np.float16))
+        np.testing.assert_allclose(o, t, **TOLERANCES[o.dtype])

@@ -147,6 +147,12 @@ DEPTHWISE_ERRORS = {
         "in_channels must be at least 1, but input has shape (0, 5, 5)"),
     "a list": (
         [[[1.0]]], (4, 1, 3, 3), {}, TypeError, "input must be a NumPy array, but got list"),
+    "groups a float equal to C_in": (
+        (1, 3, 5, 5), (3, 1, 3, 3), dict(groups=3.0), TypeError,
+        "groups must be an int, but got float (3.0)"),
+    "groups True for one channel": (
+        (1, 1, 5, 5), (1, 1, 3, 3), dict(groups=True), TypeError,
+        "groups must be an int, but got bool (True)"),
 }
 
 

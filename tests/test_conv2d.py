@@ -8,7 +8,8 @@
 * hypothesis: random valid configurations agree with torch, and random configurations,
   invalid ones included, are accepted by gconv_lib exactly when torch accepts them -- but
   for two torch quirks gconv_lib does not copy (zero input channels, dilation 0 with an
-  empty batch), each pinned down by a test at the end of this file.
+  empty batch): rows of the table of deliberate differences, pinned down in
+  test_differences.py.
 """
 
 import warnings
@@ -331,8 +332,8 @@ MUTATIONS = {
 @st.composite
 def any_shapes(draw):
     """A valid configuration with up to two things changed: often invalid, sometimes still
-    valid. Channel counts stay >= 1: see the two deliberate differences from torch at the end
-    of this file."""
+    valid. Channel counts stay >= 1: see the deliberate differences from torch
+    (test_differences.py)."""
     *shapes, kwargs = draw(valid_shapes())
     for name in draw(st.lists(st.sampled_from(sorted(MUTATIONS)), max_size=2)):
         shapes, kwargs = MUTATIONS[name](draw, shapes, kwargs)
@@ -346,7 +347,7 @@ def test_accepts_exactly_what_torch_accepts(config, dtype):
     gconv_lib raises ValueError; torch computes -> gconv_lib computes the same numbers."""
     *shapes, kwargs = config
     x, w, b = random_arrays(*shapes, dtype)
-    assume(not (x.ndim == 4 and x.shape[0] == 0 and 0 in pair(kwargs["dilation"])))  # see below
+    assume(not (x.ndim == 4 and x.shape[0] == 0 and 0 in pair(kwargs["dilation"])))  # test_differences.py
     try:
         theirs = torch_conv2d(x, w, b, **kwargs)
     except TypeError:
@@ -392,22 +393,3 @@ def test_every_strategy_accepts_and_rejects_like_conv2d(config):
         else:
             assert isinstance(got, np.ndarray) and got.shape == expected.shape, name
             np.testing.assert_allclose(got, expected, **TOL[x.dtype], err_msg=name)
-
-
-def test_dilation_0_is_rejected_even_for_an_empty_batch():
-    """torch skips its dilation > 0 check when the batch is empty (dilation=-1 it still
-    rejects); gconv_lib checks the arguments whatever the batch size."""
-    x, w = np.zeros((0, 2, 5, 5)), np.zeros((3, 2, 3, 3))
-    assert torch_conv2d(x, w, dilation=0).shape == (0, 3, 5, 5)
-    with pytest.raises(ValueError, match=r"^dilation must be positive, but got dilation=\(0, 0\)$"):
-        gl.conv2d(x, w, dilation=0)
-
-
-def test_zero_input_channels_are_rejected():
-    """The one deliberate difference: torch returns an output with 0 channels for an input
-    with 0 channels, whatever weight.shape[0] says; gconv_lib refuses rather than drop channels."""
-    x, w = np.zeros((1, 0, 5, 5)), np.zeros((2, 0, 3, 3))
-    assert torch_conv2d(x, w).shape == (1, 0, 3, 3)  # not (1, 2, 3, 3)
-    rule = r"in_channels must be at least 1, but input has shape \(1, 0, 5, 5\)"
-    with pytest.raises(ValueError, match=rule):
-        gl.conv2d(x, w)

@@ -189,7 +189,8 @@ def test_type_errors(nd):
     x, w, _ = make(nd, 1, 2, 2, 1, 1, 3)
     with pytest.raises(TypeError, match=r"input dtype \(float32\) and weight dtype \(float64\)"):
         CONV[nd](x.astype(np.float32), w)
-    with pytest.raises(TypeError, match=r"input must have dtype float32 or float64, but has dtype int64"):
+    with pytest.raises(TypeError, match=r"input must have dtype float16, float32 or float64, but has "
+                                        r"dtype int64"):
         CONV[nd](x.astype(np.int64), w)
     with pytest.raises(TypeError, match=r"groups must be an int, but got float"):
         CONV[nd](x, w, groups=1.0)

@@ -23,6 +23,12 @@ LAYERS = {
     "depthwise": dict(in_channels=4, out_channels=4, kernel_size=3, padding=1, groups=4),
     "depthwise multiplier, valid": dict(in_channels=3, out_channels=9, kernel_size=5, padding="valid",
                                         groups=3),
+    "reflect": dict(in_channels=4, out_channels=6, kernel_size=3, padding=2, groups=2,
+                    padding_mode="reflect"),
+    "replicate, same, even kernel": dict(in_channels=3, out_channels=3, kernel_size=(2, 4), padding="same",
+                                         groups=3, padding_mode="replicate"),
+    "circular, stride, padding pair": dict(in_channels=2, out_channels=4, kernel_size=3, stride=2,
+                                           padding=(1, 3), padding_mode="circular"),
 }
 
 
@@ -120,22 +126,59 @@ LAYER_ERRORS = {
     "unknown padding": (
         lambda: gl.Conv2d(8, 4, 3, padding="full"), ValueError,
         "padding must be an int, a tuple, 'valid' or 'same', but got 'full'"),
-    "padding_mode": (
-        lambda: gl.Conv2d(8, 4, 3, padding_mode="reflect"), ValueError,
-        "padding_mode must be 'zeros' (the only mode implemented), but got padding_mode='reflect'"),
-    "from a reflect-padded module": (
-        lambda: gl.Conv2d.from_torch(torch.nn.Conv2d(8, 4, 3, padding_mode="circular")), ValueError,
-        "only padding_mode='zeros' is implemented, but the module has padding_mode='circular'"),
-    "float16 layer": (
-        lambda: gl.Conv2d(8, 4, 3, dtype=np.float16), TypeError,
-        "dtype must be float32 or float64, but got float16"),
+    "unknown padding_mode": (
+        lambda: gl.Conv2d(8, 4, 3, padding_mode="zero"), ValueError,
+        "padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
+        "but got padding_mode='zero'"),
+    "reflect padding as large as the input": (
+        lambda: gl.Conv2d(2, 2, 3, padding=(1, 3), padding_mode="reflect")(np.zeros((1, 2, 5, 3))),
+        ValueError, "padding_mode='reflect' needs padding smaller than the input size, but along spatial "
+                    "axis 1 the padding is (3, 3) and the input size 3"),
+    "circular padding wrapping twice": (
+        lambda: gl.Conv2d(2, 2, 1, padding=4, padding_mode="circular")(np.zeros((2, 3, 5), np.float32)),
+        ValueError, "padding_mode='circular' needs padding at most the input size, but along spatial "
+                    "axis 0 the padding is (4, 4) and the input size 3"),
+    "replicate an empty input": (
+        lambda: gl.Conv2d(2, 2, 1, padding=1, padding_mode="replicate")(np.zeros((0, 2, 0, 3), np.float32)),
+        ValueError, "padding_mode='replicate' needs a non-empty input, but along spatial axis 0 the input "
+                    "size is 0"),
+    "int layer": (
+        lambda: gl.Conv2d(8, 4, 3, dtype=np.int64), TypeError,
+        "dtype must be float16, float32 or float64, but got int64"),
     "input with the wrong channels": (
         lambda: gl.Conv2d(8, 4, 3)(np.zeros((1, 6, 5, 5), dtype=np.float32)), ValueError,
         "weight.shape[1] must be in_channels // groups = 6 // 1 = 6, but weight has shape (4, 8, 3, 3)"),
 }
 
 
+TORCH_REFUSES_TOO = {"unknown padding_mode": lambda: torch.nn.Conv2d(8, 4, 3, padding_mode="zero"),
+                     "reflect padding as large as the input": lambda: torch.nn.Conv2d(
+                         2, 2, 3, padding=(1, 3), padding_mode="reflect")(torch.zeros(1, 2, 5, 3)),
+                     "circular padding wrapping twice": lambda: torch.nn.Conv2d(
+                         2, 2, 1, padding=4, padding_mode="circular")(torch.zeros(2, 3, 5)),
+                     "replicate an empty input": lambda: torch.nn.Conv2d(
+                         2, 2, 1, padding=1, padding_mode="replicate")(torch.zeros(0, 2, 0, 3))}
+
+
 @pytest.mark.parametrize(("call", "error", "message"), LAYER_ERRORS.values(), ids=LAYER_ERRORS.keys())
-def test_layer_errors(call, error, message):
+def test_layer_errors(call, error, message, request):
     with pytest.raises(error, match="^" + re.escape(message) + "$"):
         call()
+    name = request.node.callspec.id
+    if name in TORCH_REFUSES_TOO:
+        with pytest.raises((RuntimeError, ValueError)):
+            TORCH_REFUSES_TOO[name]()
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64], ids=["f16", "f32", "f64"])
+def test_padding_mode_and_dtype_survive_the_round_trip(mode, dtype):
+    module = torch.nn.Conv2d(4, 2, 3, padding=1, groups=2, padding_mode=mode, dtype=dtype)
+    layer = gl.Conv2d.from_torch(module)
+    assert layer.padding_mode == mode and layer.weight.dtype == str(dtype).split(".")[1]
+    back = layer.to_torch()
+    assert back.padding_mode == mode and back.weight.dtype == dtype
+    x = np.random.default_rng(0).standard_normal((2, 4, 5, 5)).astype(layer.weight.dtype)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(layer(x), expected, **TOL[x.dtype])

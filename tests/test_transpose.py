@@ -124,6 +124,29 @@ def test_is_the_adjoint_of_conv2d(cfg):
     np.testing.assert_allclose(np.sum(forward * y), np.sum(z * back), rtol=1e-10, atol=1e-10)
 
 
+def test_an_infinite_weight_reaches_only_the_outputs_its_tap_lands_on():
+    """The stride's inserted zeros are never multiplied: inf * 0 would be NaN, torch has none."""
+    x, w = np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3))
+    w[0, 0, 0, 0] = np.inf
+    ours = gl.conv_transpose2d(x, w, stride=2)
+    np.testing.assert_array_equal(ours, torch_conv_transpose2d(x, w, stride=2))
+    assert not np.isnan(ours).any() and np.isinf(ours).sum() == 4  # tap (0, 0) of each input
+
+
+@settings(max_examples=30, deadline=None)
+@given(transpose_configs(output_padding_below_stride=True))
+def test_is_the_convolution_the_module_docstring_describes(cfg):
+    """Zeros between the samples, a border, the transposed weight, stride 1: the same numbers."""
+    y, w, b = make(cfg["n"], cfg["c_in"], cfg["c_out"], cfg["groups"], cfg["kernel"], cfg["size"],
+                   seed=cfg["seed"])
+    kw = cfg["kwargs"]
+    spread = insert_zeros(y, kw["stride"])
+    border = [d * (k - 1) - p for k, p, d in zip(cfg["kernel"], kw["padding"], kw["dilation"])]
+    x = pad_or_crop(spread, [(e, e + op) for e, op in zip(border, kw["output_padding"])])
+    conv = gl.conv2d(x, transpose_weight(w, kw["groups"]), b, dilation=kw["dilation"], groups=kw["groups"])
+    np.testing.assert_allclose(gl.conv_transpose2d(y, w, b, **kw), conv, **TOLERANCES[y.dtype])
+
+
 # ---------------------------------------------------------------- building blocks
 
 

@@ -3,7 +3,9 @@
 Each row is one broken rule: the arrays and arguments, the error class, and the whole
 message (the rule and the values). Where torch also rejects the call, the test checks that
 it does: gconv_lib refuses what torch refuses, with a clearer message. The rows torch
-accepts are gconv_lib's documented limits (float32/float64 arrays only).
+accepts are gconv_lib's deliberate differences from torch (the table in
+:mod:`gconv_lib.torch_check`: real float16/float32/float64 arrays only, at least one input
+channel).
 """
 
 import re
@@ -48,16 +50,17 @@ ERRORS = {
         X, W, 1.0, dict(groups=2), TypeError, "bias must be a NumPy array, but got float"),
     "int arrays": Err(
         z(1, 8, 5, 5, dtype=np.int64), z(4, 4, 3, 3, dtype=np.int64), None, dict(groups=2), TypeError,
-        "input must have dtype float32 or float64, but has dtype int64", torch_rejects=False),
-    "float16 arrays": Err(
-        z(1, 8, 5, 5, dtype=np.float16), z(4, 4, 3, 3, dtype=np.float16), None, dict(groups=2), TypeError,
-        "input must have dtype float32 or float64, but has dtype float16", torch_rejects=False),
-    "float16 weight": Err(
+        "input must have dtype float16, float32 or float64, but has dtype int64", torch_rejects=False),
+    "complex arrays": Err(
+        z(1, 8, 5, 5, dtype=np.complex128), z(4, 4, 3, 3, dtype=np.complex128), None, dict(groups=2),
+        TypeError, "input must have dtype float16, float32 or float64, but has dtype complex128",
+        torch_rejects=False),
+    "float16 weight, float64 input": Err(
         X, z(4, 4, 3, 3, dtype=np.float16), None, dict(groups=2), TypeError,
-        "weight must have dtype float32 or float64, but has dtype float16"),
+        "input dtype (float64) and weight dtype (float16) must be the same"),
     "bool bias": Err(
         X, W, z(4, dtype=bool), dict(groups=2), TypeError,
-        "bias must have dtype float32 or float64, but has dtype bool"),
+        "bias must have dtype float16, float32 or float64, but has dtype bool"),
     "mixed input/weight dtypes": Err(
         z(1, 8, 5, 5, dtype=np.float32), W, None, dict(groups=2), TypeError,
         "input dtype (float32) and weight dtype (float64) must be the same"),
@@ -174,6 +177,14 @@ ERRORS = {
         X, W, None, dict(dilation=(1, 4), padding=(0, 1), groups=2), ValueError,
         "the padded input (7 = 5 + 1 + 1 along spatial axis 1) must be at least the "
         "dilated kernel size (9 = 4 * (3 - 1) + 1); the output would be empty"),
+    "no rows, padded": Err(
+        z(1, 8, 0, 5), W, None, dict(padding=2, groups=2), ValueError,
+        "input spatial sizes must be positive unless the batch is empty, "
+        "but got input of shape (1, 8, 0, 5)"),
+    "no columns, unbatched, padded": Err(
+        z(8, 5, 0), W, None, dict(padding=(0, 2), groups=2), ValueError,
+        "input spatial sizes must be positive unless the batch is empty, "
+        "but got input of shape (8, 5, 0)"),
     "zero-size input": Err(
         z(1, 8, 0, 5), z(4, 4, 1, 1), None, dict(groups=2), ValueError,
         "the padded input (0 = 0 + 0 + 0 along spatial axis 0) must be at least the "
