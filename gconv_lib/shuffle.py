@@ -71,7 +71,8 @@ def channel_shuffle(input, groups):
     and the blocks are interleaved: the output holds the first channel of each group, then
     the second of each group, and so on. After a grouped convolution with ``groups`` groups,
     every run of ``C // groups`` consecutive output channels (what one group of the next
-    grouped layer reads) then holds channels from ``C // groups`` different groups.
+    grouped layer reads) then holds channels from ``min(C // groups, groups)`` different
+    groups: from every group once ``C // groups >= groups``.
 
     Parameters
     ----------
