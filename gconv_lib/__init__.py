@@ -12,10 +12,14 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.bench` -- ``python -m gconv_lib.bench``: conv2d against torch, timed;
 * :mod:`~gconv_lib.grouped` -- split/concatenate and block-diagonal views of ``groups``;
 * :mod:`~gconv_lib.cases` -- ``classify``, ``valid_groups``, ``depthwise_conv2d``;
-* :mod:`~gconv_lib.cost` -- weight shape, parameters, multiply-adds, connectivity;
+* :mod:`~gconv_lib.cost` -- weight shape, parameters, multiply-adds, connectivity (also of
+  transposed layers), and the groups a weight count implies;
+* :mod:`~gconv_lib.layouts` -- Keras/TensorFlow kernels as PyTorch weights and back, checked
+  against TensorFlow's documented formulas written in NumPy;
 * :mod:`~gconv_lib.layer` -- ``Conv2d``, a layer object that mirrors ``torch.nn.Conv2d``;
 * :mod:`~gconv_lib.torch_check` -- run the same thing through PyTorch and compare, and the
   table of gconv_lib's deliberate differences from torch;
+* :mod:`~gconv_lib.onnx_check` -- ``onnx_conv``: one ONNX ``Conv`` node run by ONNX Runtime;
 * :mod:`~gconv_lib.transpose` -- ``conv_transpose2d``, built from the grouped convolution;
 * :mod:`~gconv_lib.backward` -- ``conv2d_backward``: the gradients, from gconv_lib's own convolutions;
 * :mod:`~gconv_lib.shuffle` -- ``channel_shuffle`` and the connectivity of a stack of layers.
@@ -24,12 +28,22 @@ Layout (one idea per module):
 from .backward import conv2d_backward
 from .cases import LayerCase, classify, depthwise_conv2d, valid_groups
 from .conv import conv1d, conv2d, conv3d
-from .cost import connectivity, macs, param_count, weight_shape
+from .cost import connectivity, groups_for_weight_count, macs, param_count, weight_shape
 from .fast import conv2d_fast
 from .grouped import block_diagonal_weight, conv2d_block_diagonal, conv2d_split
 from .im2col import conv2d_im2col
 from .layer import Conv2d
+from .layouts import (
+    keras_conv_to_torch,
+    keras_depthwise_to_torch,
+    matches_tf,
+    tf_conv2d,
+    tf_depthwise_conv2d,
+    torch_conv_to_keras,
+    torch_depthwise_to_keras,
+)
 from .naive import conv2d_naive
+from .onnx_check import onnx_conv, onnx_conv_model
 from .shuffle import channel_shuffle, compose_connectivity, shuffle_matrix, shuffle_permutation
 from .threads import get_num_threads, set_num_threads
 from .torch_check import TorchComparison, compare_with_torch, torch_conv
@@ -62,12 +76,22 @@ __all__ = [
     "conv_transpose_output_size",
     "depthwise_conv2d",
     "get_num_threads",
+    "groups_for_weight_count",
+    "keras_conv_to_torch",
+    "keras_depthwise_to_torch",
     "macs",
+    "matches_tf",
+    "onnx_conv",
+    "onnx_conv_model",
     "param_count",
     "set_num_threads",
     "shuffle_matrix",
     "shuffle_permutation",
+    "tf_conv2d",
+    "tf_depthwise_conv2d",
     "torch_conv",
+    "torch_conv_to_keras",
+    "torch_depthwise_to_keras",
     "valid_groups",
     "weight_shape",
 ]

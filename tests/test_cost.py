@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gconv_lib as gl
-from gconv_lib.cost import groups_for_weight_count
 
 torch = pytest.importorskip("torch")
 
@@ -171,22 +170,22 @@ def test_groups_for_weight_count_inverts_param_count(layer):
     c_in, c_out, kernel, _ = layer
     for g in gl.valid_groups(c_in, c_out):
         count = gl.param_count(c_in, c_out, kernel, g, bias=False)
-        assert groups_for_weight_count(count, c_in, c_out, kernel) == g
+        assert gl.groups_for_weight_count(count, c_in, c_out, kernel) == g
         module = torch.nn.Conv2d(c_in, c_out, kernel, groups=g, bias=False)
-        assert groups_for_weight_count(module.weight.numel(), c_in, c_out, kernel) == g
+        assert gl.groups_for_weight_count(module.weight.numel(), c_in, c_out, kernel) == g
 
 
 def test_groups_for_weight_count_decodes_tensorrt():
     """TensorRT: "kernel weights has count X but Y expected", Y = C_in * kH*kW * C_out / groups."""
     # a depthwise layer written without its group attribute: grouped weights, dense layer
-    assert groups_for_weight_count(32 * 1 * 3 * 3, 32, 32, 3) == 32
-    assert groups_for_weight_count(32 * 32 * 3 * 3, 32, 32, 3) == 1
+    assert gl.groups_for_weight_count(32 * 1 * 3 * 3, 32, 32, 3) == 32
+    assert gl.groups_for_weight_count(32 * 32 * 3 * 3, 32, 32, 3) == 1
     # a reported case (unet-tensorrt #15): X = 4718592, Y = 2359296 = 512 * 3*3 * 512 / 1;
     # X is twice the dense count, which no groups value explains
     assert gl.param_count(512, 512, 3, bias=False) == 2359296
-    assert groups_for_weight_count(4718592, 512, 512, 3) is None
-    assert groups_for_weight_count(0, 3, 64, 3) is None  # TNN #1341: count 0, weights missing
-    assert groups_for_weight_count(9216 // 3, 32, 32, 3) is None  # g = 3 does not divide 32
+    assert gl.groups_for_weight_count(4718592, 512, 512, 3) is None
+    assert gl.groups_for_weight_count(0, 3, 64, 3) is None  # TNN #1341: count 0, weights missing
+    assert gl.groups_for_weight_count(9216 // 3, 32, 32, 3) is None  # g = 3 does not divide 32
 
 
 # ---------------------------------------------------------------- connectivity
@@ -290,10 +289,10 @@ COST_ERRORS = {
         lambda: gl.macs(4, 4, 3, 8, stride=2, output_padding=1), ValueError,
         "output_padding is for transposed layers only, but got output_padding=1 with transposed=False"),
     "weight count float": (
-        lambda: groups_for_weight_count(288.0, 32, 32, 3), TypeError,
+        lambda: gl.groups_for_weight_count(288.0, 32, 32, 3), TypeError,
         "count must be an int, but got float (288.0)"),
     "weight count, groups-less layer invalid": (
-        lambda: groups_for_weight_count(288, 0, 32, 3), ValueError,
+        lambda: gl.groups_for_weight_count(288, 0, 32, 3), ValueError,
         "in_channels must be a positive integer, but got in_channels=0"),
 }
 
