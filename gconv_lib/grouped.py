@@ -14,9 +14,11 @@ what ``groups`` means, and the tests use them as invariants.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from .im2col import conv2d_im2col
+from .im2col import conv2d_im2col, conv_nd_im2col
 from .validate import _require_int, check_conv_args
 
 
@@ -117,4 +119,4 @@ def conv2d_block_diagonal(input, weight, bias=None, stride=1, padding=0, dilatio
     """
     a = check_conv_args(input, weight, bias, stride, padding, dilation, groups, nd=2)
     dense = block_diagonal_weight(a.weight, a.groups)  # (C_out, C_in, kH, kW)
-    return conv2d_im2col(input, dense, bias, stride, padding, dilation, groups=1)
+    return a.finish(conv_nd_im2col(replace(a, weight=dense, groups=1)))

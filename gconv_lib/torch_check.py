@@ -44,13 +44,21 @@ what torch does and what gconv_lib does.
        image is refused for none. (An empty batch may still have empty spatial sizes in
        ``conv2d``, as in torch, whose rule this is.)
    * - ``padding-nonfinite-float32``
-     - float32 ``conv2d`` (and the weight gradient): where an infinite or NaN weight tap
-       meets the zero padding, the oneDNN kernels that torch picks by batch size, groups,
-       kernel size and thread count skip the padded taps (finite result); its other
-       kernels, and every float64 and float16 one, multiply them (``inf * 0 = NaN``)
+     - ``conv2d`` and the weight gradient, where an infinite or NaN weight (or gradient)
+       meets the zero padding: the oneDNN kernels, which torch picks for float32 by batch
+       size, groups, kernel size and thread count (on some CPUs for float16 too), skip
+       the padded taps and give finite values; its other kernels, float64 always,
+       multiply them (``inf * 0 = NaN``)
      - multiplies them in every dtype, as torch's float64 does, so the same numbers
        give the same NaN whichever dtype and whichever backend. Strides and transposed
        convolutions never multiply an inserted zero, in torch or here.
+   * - ``block-diagonal-nonfinite``
+     - a grouped ``conv2d`` never multiplies one group's inputs by another's weights
+     - :func:`~gconv_lib.conv2d_block_diagonal` is, by its definition, the dense convolution
+       with the zero-filled :func:`~gconv_lib.block_diagonal_weight`, and equals torch's
+       ``conv2d`` with that weight: an infinite or NaN input makes NaN (``inf * 0``) in
+       every group's output that reads its position. It shows what ``groups`` means; for
+       torch's grouped answer use ``conv2d``.
 """
 
 from __future__ import annotations
@@ -100,7 +108,7 @@ def torch_conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
     torch = _torch()
     nd = _dimension(weight)
     fn = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}[nd]
-    t = (lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a)))
+    t = (lambda a: None if a is None else torch.from_numpy(np.array(a)))  # a copy: any strides, writable
     with torch.no_grad(), warnings.catch_warnings():
         # torch warns that 'same' padding with an even kernel may copy the input; harmless here
         warnings.filterwarnings("ignore", message="Using padding='same'")

@@ -124,6 +124,18 @@ def padding_nonfinite_float32():
     np.testing.assert_array_equal(gl.conv2d(x.astype(np.float32), w.astype(np.float32), groups=2), unpadded)
 
 
+def block_diagonal_nonfinite():
+    x, w = np.ones((1, 2, 3, 3)), np.ones((2, 1, 3, 3))
+    x[0, 0, 1, 1] = np.inf  # in group 0
+    with torch.no_grad():
+        grouped = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), groups=2).numpy()
+        dense = F.conv2d(torch.from_numpy(x), torch.from_numpy(gl.block_diagonal_weight(w, 2))).numpy()
+    assert grouped[0, :, 0, 0].tolist() == [np.inf, 9.0]  # group 1 never sees the inf
+    np.testing.assert_array_equal(gl.conv2d(x, w, groups=2), grouped)
+    assert np.isinf(dense[0, 0, 0, 0]) and np.isnan(dense[0, 1, 0, 0])  # inf * 0 in group 1
+    np.testing.assert_array_equal(gl.conv2d_block_diagonal(x, w, groups=2), dense)
+
+
 ROWS = {
     "integer-arrays": integer_arrays,
     "complex-arrays": complex_arrays,
@@ -132,6 +144,7 @@ ROWS = {
     "no-input-channels": no_input_channels,
     "empty-batch-checks": empty_batch_checks,
     "padding-nonfinite-float32": padding_nonfinite_float32,
+    "block-diagonal-nonfinite": block_diagonal_nonfinite,
 }
 
 
