@@ -102,7 +102,11 @@ SUITE = (
 
 
 def set_threads(n: int) -> None:
-    """Give torch and gconv_lib (its thread pool and NumPy's BLAS) ``n`` threads each."""
+    """Give torch and gconv_lib ``n`` threads each.
+
+    gconv_lib's are its pool's workers; NumPy's BLAS runs on one thread inside each of them
+    while gconv_lib computes (:mod:`gconv_lib.threads`), so it too uses ``n`` cores in all.
+    """
     import torch
 
     torch.set_num_threads(n)
@@ -246,7 +250,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else args.repeats
 
-    print(f"threads: {args.threads} (torch.set_num_threads, gconv_lib pool and BLAS); "
+    print(f"threads: {args.threads} (torch.set_num_threads; gconv_lib's pool, one BLAS thread per worker); "
           f"repeats: 2 rounds of {repeats}", flush=True)
     show = lambda r: print("  " + " | ".join(row(r)), flush=True)
     results = run_suite(SUITE, repeats, args.threads, args.quick, progress=show)
