@@ -5,17 +5,21 @@
 covers every ``groups`` case the book names, with stride, every padding form, dilation,
 bias, batch 1 and > 1, unbatched input, non-square kernels and inputs. A test that takes the
 ``conv_case`` fixture runs once per case, with the case's name as its id; one that takes
-``float_dtype`` runs for float64 and float32.
+``float_dtype`` runs for float64 and float32; ``two_threads`` gives gconv_lib's pool 2 threads
+for a test, and :func:`run_while_the_thread_count_changes` runs calls in threads of their own
+while the count changes.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
+import gconv_lib as gl
 from gconv_lib.torch_check import TOLERANCES
 
 TOL = TOLERANCES
@@ -104,6 +108,45 @@ def conv_case(request) -> ConvCase:
 def float_dtype(request):
     """float64 and float32."""
     return np.dtype(request.param)
+
+
+@pytest.fixture
+def two_threads():
+    """gconv_lib's pool set to 2 threads for a test, then the count from before."""
+    before = gl.get_num_threads()
+    gl.set_num_threads(2)
+    yield 2
+    gl.set_num_threads(before)
+
+
+def run_while_the_thread_count_changes(calls, counts=(1, 2, 3, 4)):
+    """Run each of ``calls`` in a thread of its own while this thread cycles gconv_lib's thread
+    count through ``counts``; then restore the count.
+
+    Returns the exceptions the calls raised and how many times the count changed.
+    """
+    errors = []
+
+    def run(call):
+        try:
+            call()
+        except BaseException as e:  # returned to the test
+            errors.append(e)
+
+    before = gl.get_num_threads()
+    workers = [threading.Thread(target=run, args=(call,)) for call in calls]
+    changes = 0
+    try:
+        for t in workers:
+            t.start()
+        while any(t.is_alive() for t in workers):
+            gl.set_num_threads(counts[changes % len(counts)])
+            changes += 1
+        for t in workers:
+            t.join()
+    finally:
+        gl.set_num_threads(before)
+    return errors, changes
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -37,18 +37,9 @@ def run_fast(x, w, b, method, tile_bytes, **kwargs):
     return a.finish(fast.conv_nd_fast(a, method, tile_bytes))
 
 
-@pytest.fixture
-def threads():
-    """Set the pool to 2 threads for a test, then restore the previous count."""
-    before = fast.get_num_threads()
-    fast.set_num_threads(2)
-    yield 2
-    fast.set_num_threads(before)
-
-
 @pytest.mark.parametrize("tile_bytes", TILES.values(), ids=TILES.keys())
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_every_method_and_tiling_matches_naive(case, tile_bytes, float_dtype, threads):
+def test_every_method_and_tiling_matches_naive(case, tile_bytes, float_dtype, two_threads):
     x, w, b = case.arrays(float_dtype)
     oracle = gl.conv2d_naive(x, w, b, **case.kwargs)
     for method in methods(w, case.groups):
@@ -58,7 +49,7 @@ def test_every_method_and_tiling_matches_naive(case, tile_bytes, float_dtype, th
 
 
 @pytest.mark.parametrize("layer", bench.SUITE, ids=lambda layer: layer.name)
-def test_suite_shapes_match_torch_and_im2col(layer, threads):
+def test_suite_shapes_match_torch_and_im2col(layer, two_threads):
     small = bench.Layer(layer.name, layer.in_channels, layer.out_channels, layer.kernel_size,
                         layer.size, layer.groups, layer.stride, layer.padding, batch=2)
     x, w = small.arrays()
@@ -158,7 +149,7 @@ def peak_bytes(fn):
 
 
 @pytest.mark.parametrize("layer", bench.SUITE, ids=lambda layer: layer.name)
-def test_peak_memory_within_four_times_the_arrays(layer, threads):
+def test_peak_memory_within_four_times_the_arrays(layer, two_threads):
     """The issue's memory target, on every benchmark layer at batch 8 with 2 threads."""
     x, w = layer.arrays()
     out_bytes = x.dtype.itemsize * layer.batch * layer.out_channels * gl.conv_output_size(
@@ -167,7 +158,7 @@ def test_peak_memory_within_four_times_the_arrays(layer, threads):
     assert out_bytes <= peak <= 4 * (x.nbytes + w.nbytes + out_bytes)
 
 
-def test_peak_memory_far_below_im2col_on_a_dense_layer(threads):
+def test_peak_memory_far_below_im2col_on_a_dense_layer(two_threads):
     x = np.ones((8, 32, 56, 56), np.float32)
     w = np.ones((32, 32, 3, 3), np.float32)
     fast_peak = peak_bytes(lambda: gl.conv2d(x, w, padding=1))
@@ -201,7 +192,7 @@ def test_random_configurations_match_im2col(data):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_gets_a_working_pool(threads):
+def test_a_forked_child_gets_a_working_pool(two_threads):
     """A child has none of the parent's pool threads; without a fresh pool it would wait forever."""
     x = np.ones((8, 16, 64, 64), np.float32)
     w = np.ones((16, 1, 3, 3), np.float32)
