@@ -20,6 +20,11 @@ and its border cut off, so symmetric, asymmetric (``'same'`` with an even kernel
 no padding are one case. Rows and columns at the end that the stride never reaches
 (``(H + padding - dH * (kH - 1) - 1) % sH`` of them) get zero gradient: that is the
 ``output_padding`` of the transposed convolution.
+
+Infinite and NaN values go where torch sends them: ``grad_input`` never multiplies a
+padding zero or a position the stride skipped (the transposed convolution scatters its
+products), and ``grad_weight`` multiplies the padding zeros as torch's float64 kernels do
+(see the table of deliberate differences in :mod:`gconv_lib.torch_check`).
 """
 
 from __future__ import annotations

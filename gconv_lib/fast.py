@@ -45,7 +45,7 @@ at most :data:`TILE_BYTES`, or one output row of one group if that is larger) or
 accumulator and temporary (``"taps"``), and its result. So the peak is the output plus a
 few MiB per worker, where a full im2col would add ``kH * kW`` times the input (see
 ``python -m gconv_lib.bench`` for the measured peaks). The sums run in the input's dtype
-(float32 stays float32, as in PyTorch).
+(float32 stays float32, as in PyTorch); float16 runs in float32 and is rounded once at the end.
 
 **Speed.**
 Pure NumPy cannot fuse the multiply and the add of one tap, and every NumPy call costs a
@@ -56,20 +56,17 @@ kernels. Layers with several channels per group spend their time in BLAS.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .threads import (
-    get_num_threads,
-    one_blas_thread,
-    run_in_pool,
-    set_num_threads,  # noqa: F401  (gconv_lib.fast.set_num_threads, as before gconv_lib.threads)
+    get_num_threads,  # noqa: F401  (gconv_lib.fast.get_num_threads, as before gconv_lib.threads)
+    run_jobs,
+    set_num_threads,  # noqa: F401
 )
-from .validate import ConvArgs, check_conv_args, ieee_quietly
+from .validate import ConvArgs, check_conv_args
 
 #: Target size in bytes of one tile's column buffer (``"gemm"``) or accumulator (``"taps"``).
 #: Measured on the benchmark suite (2 cores): smaller tiles spend more time in Python and in
@@ -216,18 +213,6 @@ def _tile(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
     target[...] = res.reshape(n_groups * out_per_group, n_rows, p.Wq)[:, :, :w_out]
 
 
-@ieee_quietly
-def _run_tiles(a: ConvArgs, p: Plan, out: np.ndarray, jobs, lock: threading.Lock):
-    """One worker: take tiles from the shared iterator ``jobs`` until none are left."""
-    scratch = _Scratch(a.input.dtype)
-    while True:
-        with lock:
-            job = next(jobs, None)
-        if job is None:
-            return
-        _tile(a, p, out, scratch, *job)
-
-
 def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) -> np.ndarray:
     """Run a checked 1-d or 2-d convolution by the tiled, threaded path described above.
 
@@ -249,13 +234,9 @@ def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None 
             for n in range(n_batch)
             for g0 in range(0, a.groups, p.group_tile)
             for r0 in range(0, h_out, p.row_tile)]
-    workers = min(get_num_threads(), len(jobs))
-    work = functools.partial(_run_tiles, a, p, out, iter(jobs), threading.Lock())
-    with one_blas_thread if p.method == "gemm" else contextlib.nullcontext():
-        if workers <= 1:
-            work()
-        else:
-            run_in_pool(work, workers)
+    # each worker reuses its own scratch buffers for every tile it takes
+    run_jobs(jobs, lambda: functools.partial(_tile, a, p, out, _Scratch(a.input.dtype)),
+             blas=p.method == "gemm")
     return out
 
 

@@ -2,9 +2,11 @@
 
 **How many.** :func:`get_num_threads` and :func:`set_num_threads`; at import the
 environment variable ``GCONV_NUM_THREADS`` (a positive integer), else the number of CPUs
-(at most 64). Only :mod:`gconv_lib.fast` (the default ``conv1d``/``conv2d`` path) uses them.
+(at most 64). :mod:`gconv_lib.fast` (the default ``conv1d``/``conv2d`` path) and
+:mod:`gconv_lib.transpose` (``conv_transpose2d``, and so ``conv2d_backward``) use them.
 
-**The pool.** :func:`run_in_pool` submits a call's workers to one shared
+**The pool.** :func:`run_jobs` splits a call's work between workers, and
+:func:`run_in_pool` submits them to one shared
 ``ThreadPoolExecutor`` under a lock, the same lock :func:`set_num_threads` takes to swap in
 a new pool; the old pool finishes the work already given to it and then stops. So changing
 the count while other threads convolve never fails a call, and a call started before the
@@ -24,6 +26,7 @@ already runs on one thread is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -31,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from threadpoolctl import ThreadpoolController
 
-from .validate import check_num_threads, num_threads_from_environment
+from .validate import check_num_threads, ieee_quietly, num_threads_from_environment
 
 _NUM_THREADS = num_threads_from_environment(os.environ) or max(1, min(os.cpu_count() or 1, 64))
 _POOL: ThreadPoolExecutor | None = None
@@ -53,7 +56,7 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n) -> None:
-    """Use ``n`` threads in gconv_lib's default convolution path (``conv1d``, ``conv2d``).
+    """Use ``n`` threads in ``conv1d``, ``conv2d``, ``conv_transpose2d`` and ``conv2d_backward``.
 
     Safe to call while other threads convolve: calls already running finish on the
     threads they started with. NumPy's BLAS settings are not changed (see the module
@@ -103,6 +106,37 @@ def run_in_pool(work, workers: int) -> None:
     wait(futures)
     for future in futures:
         future.result()
+
+
+def run_jobs(jobs, make_worker, blas: bool = True) -> None:
+    """Run every job of the list ``jobs`` on gconv_lib's threads; return when all are done.
+
+    Each of ``min(get_num_threads(), len(jobs))`` workers calls ``make_worker()`` once (so
+    that it can keep buffers of its own) and then calls what it returned with each job it
+    takes from the shared list, ``worker(*job)``, until none is left. One worker runs on
+    the calling thread, more on the pool. Workers compute with NumPy's floating-point
+    warnings off (:func:`~gconv_lib.validate.ieee_quietly`); with ``blas``, NumPy's BLAS is
+    held to one thread meanwhile (:data:`one_blas_thread`). The results must not depend on
+    which worker runs which job: each job writes its own part of the output.
+    """
+    shared, lock = iter(jobs), threading.Lock()
+
+    @ieee_quietly
+    def work():
+        worker = make_worker()
+        while True:
+            with lock:
+                job = next(shared, None)
+            if job is None:
+                return
+            worker(*job)
+
+    workers = min(_NUM_THREADS, len(jobs))
+    with one_blas_thread if blas else contextlib.nullcontext():
+        if workers <= 1:
+            work()
+        else:
+            run_in_pool(work, workers)
 
 
 @functools.cache

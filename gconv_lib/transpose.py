@@ -31,8 +31,11 @@ values, but ``inf * 0`` is NaN: an infinite weight would turn finite outputs int
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from .threads import run_jobs
 from .validate import ConvTransposeArgs, check_conv_transpose_args, ieee_quietly
 
 
@@ -125,33 +128,58 @@ def transpose_weight(weight, groups=1):
     return np.flip(w, axis=tuple(range(2, w.ndim)))
 
 
-@ieee_quietly
+#: Bytes of products one job of :func:`conv_transpose_nd` holds at once (all taps of a block
+#: of images and groups).
+JOB_BYTES = 4 << 20
+
+
+def _scatter(x, w, canvas, a: ConvTransposeArgs, n0, n1, g0, g1):
+    """Add images ``n0..n1``, groups ``g0..g1`` of every tap's products into ``canvas``."""
+    n_taps, size = w.shape[1] // canvas.shape[2], a.input.shape[2:]
+    w, x = w[g0:g1], x[n0:n1, g0:g1]  # (g_t, C_out/G * K, C_in/G), (n_t, g_t, C_in/G, P)
+    products = w * x if w.shape[2] == 1 else np.matmul(w, x)  # (n_t, g_t, C_out/G * K, P)
+    products = products.reshape(n1 - n0, g1 - g0, canvas.shape[2], n_taps, *size)  # (.., C_out/G, K, *size)
+    for t, tap in enumerate(np.ndindex(*a.kernel)):
+        lands = tuple(slice(d * i, d * i + (h - 1) * s + 1, s)
+                      for i, h, s, d in zip(tap, size, a.stride, a.dilation))
+        canvas[(slice(n0, n1), slice(g0, g1), Ellipsis, *lands)] += products[:, :, :, t]
+
+
 def conv_transpose_nd(a: ConvTransposeArgs) -> np.ndarray:
     """Run a checked transposed convolution (see :func:`check_conv_transpose_args`).
 
-    Each input value is multiplied by each kernel tap once and added where that tap lands;
-    no product involves an inserted zero or the cropped padding, so infinite and NaN values
-    reach exactly the outputs PyTorch gives them to.
+    Each input value is multiplied by each kernel tap once (one grouped matrix product
+    gives every tap's products for a block of images and groups) and added where that tap
+    lands; no product involves an inserted zero or the cropped padding, so infinite and
+    NaN values reach exactly the outputs PyTorch gives them to. The blocks of about
+    :data:`JOB_BYTES` run on gconv_lib's threads; each adds into its own part of the output,
+    in a fixed order, so the result does not depend on the number of threads.
 
     Returns the result of shape ``(N, C_out, *out_spatial)``, with bias, batched or not
     as the caller's input was, in the caller's dtype.
     """
     n, c_in, *size = a.input.shape
-    g, out_per_group = a.groups, a.weight.shape[1]
+    g, out_per_group, n_taps = a.groups, a.weight.shape[1], int(np.prod(a.kernel))
     x = a.input.reshape(n, g, c_in // g, int(np.prod(size)))  # (N, G, C_in/G, P), P = prod(size)
-    w = a.weight.reshape(g, c_in // g, out_per_group, int(np.prod(a.kernel)))  # (G, C_in/G, C_out/G, K)
-    w = np.moveaxis(w, 3, 0).swapaxes(2, 3)  # (K, G, C_out/G, C_in/G)
+    w = a.weight.reshape(g, c_in // g, out_per_group * n_taps).swapaxes(1, 2)  # (G, C_out/G * K, C_in/G)
     # the canvas holds every position a tap reaches, and the output_padding past them
     reach = [(h - 1) * s + d * (k - 1) + 1 for h, s, d, k in zip(size, a.stride, a.dilation, a.kernel)]
     canvas_size = [max(r, p + o) for r, p, o in zip(reach, a.padding, a.out_spatial)]
     canvas = np.zeros((n, g, out_per_group, *canvas_size), a.input.dtype)  # (N, G, C_out/G, *canvas)
-    for t, tap in enumerate(np.ndindex(*a.kernel)):
-        part = np.matmul(w[t], x)  # (N, G, C_out/G, P)
-        lands = tuple(slice(d * i, d * i + (h - 1) * s + 1, s)
-                      for i, h, s, d in zip(tap, size, a.stride, a.dilation))
-        canvas[(Ellipsis, *lands)] += part.reshape(n, g, out_per_group, *size)
+    per_group = out_per_group * n_taps * x.shape[3] * x.itemsize  # bytes of products, one image and group
+    groups_per_job = max(1, min(g, JOB_BYTES // max(1, per_group)))
+    images_per_job = max(1, JOB_BYTES // max(1, per_group * g)) if groups_per_job == g else 1
+    jobs = [(n0, min(n, n0 + images_per_job), g0, min(g, g0 + groups_per_job))
+            for n0 in range(0, n, images_per_job) for g0 in range(0, g, groups_per_job)]
+    run_jobs(jobs, lambda: functools.partial(_scatter, x, w, canvas, a))
     crop = tuple(slice(p, p + o) for p, o in zip(a.padding, a.out_spatial))
     out = canvas.reshape(n, g * out_per_group, *canvas_size)[(Ellipsis, *crop)]  # (N, C_out, *out)
+    return _finish(a, out)
+
+
+@ieee_quietly
+def _finish(a: ConvTransposeArgs, out):
+    """Add the bias, round to the caller's dtype, drop the batch axis for unbatched input."""
     if a.bias is not None:
         out = out + a.bias.reshape((-1,) + (1,) * a.nd)
     out = np.ascontiguousarray(out, dtype=a.dtype)

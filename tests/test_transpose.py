@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gconv_lib as gl
+from gconv_lib import transpose
 from gconv_lib.torch_check import TOLERANCES
 from gconv_lib.transpose import insert_zeros, pad_or_crop, transpose_weight
 
@@ -299,3 +300,19 @@ def test_accepts_exactly_what_torch_accepts(c_in, w_in, w_out, k, size, stride, 
             gl.conv_transpose2d(x, w, **kwargs)
         return
     np.testing.assert_allclose(gl.conv_transpose2d(x, w, **kwargs), theirs, **TOLERANCES[x.dtype])
+
+
+def test_result_does_not_depend_on_threads_or_jobs(monkeypatch):
+    """Every block of images and groups adds into its own part of the output, in tap order."""
+    x, w, b = make(3, 6, 9, 3, 3, 5)
+    kwargs = dict(stride=2, padding=1, output_padding=1, groups=3)
+    expected = gl.conv_transpose2d(x, w, b, **kwargs)
+    before = gl.get_num_threads()
+    try:
+        for job_bytes in (1, 2000, 10**9):  # one image and group per job ... everything in one
+            monkeypatch.setattr(transpose, "JOB_BYTES", job_bytes)
+            for n in (1, 2, 3):
+                gl.set_num_threads(n)
+                np.testing.assert_array_equal(gl.conv_transpose2d(x, w, b, **kwargs), expected)
+    finally:
+        gl.set_num_threads(before)
