@@ -213,10 +213,10 @@ def check_figure(fig):
     >>> _ = ax.set_title("fits", fontsize=10)
     >>> check_figure(fig)
     >>> _ = ax.text(0.5, 0.5, "too small", fontsize=5)
-    >>> check_figure(fig)
+    >>> check_figure(fig)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
       ...
-    ValueError: text 'too small' is 6.9 px high as shown (5 pt at 100 dpi); the book's smallest text is 9 px
+    ValueError: text 'too small' is 6.9 px high as shown (5 pt at 100 dpi); the book's ...
     >>> _plt().close(fig)
     """
     width = displayed_width_px(fig)
@@ -403,7 +403,8 @@ def plot_connectivity_matrix(in_channels, out_channels, groups=1, weight=None, a
     >>> np.asarray(ax.images[0].get_array())          # sum |W[o, c]| over the 3x3 taps
     array([[9., 9., 0., 0.],
            [0., 0., 9., 9.]])
-    >>> ax = plot_connectivity_matrix(4, 2, groups=2, weight=w, out_order=[1, 0], ax=Figure().add_subplot())
+    >>> ax = plot_connectivity_matrix(4, 2, groups=2, weight=w, out_order=[1, 0],
+    ...                               ax=Figure().add_subplot())
     >>> np.asarray(ax.images[0].get_array())          # rows swapped
     array([[0., 0., 9., 9.],
            [9., 9., 0., 0.]])
@@ -512,7 +513,8 @@ def plot_sliding_window(x, kernel_size, position=(0, 0), stride=1, padding=0, di
     --------
     >>> from matplotlib.figure import Figure
     >>> x = np.arange(9.0).reshape(3, 3)
-    >>> ax = plot_sliding_window(x, kernel_size=2, position=(1, 0), ax=Figure().add_subplot())
+    >>> ax = plot_sliding_window(x, kernel_size=2, position=(1, 0),
+    ...                          ax=Figure().add_subplot())
     >>> ax.get_title()
     'output (1, 0) of 2 x 2'
     >>> len(ax.patches)          # one cell per input value, no padding
