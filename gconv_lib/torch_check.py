@@ -30,9 +30,9 @@ what torch does and what gconv_lib does.
        become an array (torch's own ``.numpy()`` fails on it). Convert with ``.float()``.
    * - ``float16-rounding``
      - rounds some partial sums of a float16 convolution to float16
-     - computes in float32 and rounds the result to float16 once, so results differ from
-       torch's float16 in the last bits (within ``TOLERANCES[float16]``), and never by
-       an overflow of a partial sum that torch would not have.
+     - computes in float32 and rounds the result to float16 once: its results are the
+       float32 results, rounded, and differ from torch's float16 ones in the last bits
+       (within ``TOLERANCES[float16]``).
    * - ``no-input-channels``
      - an input with 0 channels gives an output with 0 channels, whatever the weight says
      - ValueError: a layer that reads no channel is a bug to report, not an empty result.
