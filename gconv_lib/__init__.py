@@ -20,7 +20,7 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.torch_check` -- run the same thing through PyTorch and compare, and the
   table of gconv_lib's deliberate differences from torch;
 * :mod:`~gconv_lib.onnx_check` -- ``onnx_conv``: one ONNX ``Conv`` node run by ONNX Runtime;
-* :mod:`~gconv_lib.transpose` -- ``conv_transpose2d``, built from the grouped convolution;
+* :mod:`~gconv_lib.transpose` -- ``conv_transpose2d``, the grouped convolution run backwards;
 * :mod:`~gconv_lib.backward` -- ``conv2d_backward``: the gradients, from gconv_lib's own convolutions;
 * :mod:`~gconv_lib.shuffle` -- ``channel_shuffle`` and the connectivity of a stack of layers.
 """

@@ -1,4 +1,4 @@
-"""Transposed convolution, built from gconv_lib's own (grouped) convolution.
+"""Transposed convolution: the grouped convolution run backwards.
 
 A convolution maps ``C_in`` channels to ``C_out`` channels; its transpose runs the same
 wiring backwards. Written as a matrix, ``conv(x) = A @ x``, and the transposed convolution
