@@ -22,6 +22,7 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.onnx_check` -- ``onnx_conv``: one ONNX ``Conv`` node run by ONNX Runtime;
 * :mod:`~gconv_lib.transpose` -- ``conv_transpose2d``, the grouped convolution run backwards;
 * :mod:`~gconv_lib.backward` -- ``conv2d_backward``: the gradients, from gconv_lib's own convolutions;
+* :mod:`~gconv_lib.weight_grad` -- the weight's gradient, one long matrix product per group, by tiles;
 * :mod:`~gconv_lib.shuffle` -- ``channel_shuffle`` and the connectivity of a stack of layers.
 """
 

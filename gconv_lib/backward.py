@@ -8,12 +8,14 @@ of some loss with respect to ``out``:
   (:func:`gconv_lib.transpose.conv_transpose_nd`): each input value collects every tap
   that read it. The group structure is kept, transposed: input channel ``c`` receives
   gradient only from the output channels of its own group, the ones that read it;
-* ``grad_weight`` is a **grouped correlation** of the input with ``dy``: the tap
-  ``w[o, c, a, b]`` met ``x[n, c, i*sH + a*dH, j*sW + b*dW]`` at every output
+* ``grad_weight`` (:mod:`gconv_lib.weight_grad`) is a **grouped correlation** of the
+  input with ``dy``: the tap ``w[o, c, a, b]`` met ``x[n, c, i*sH + a*dH, j*sW + b*dW]`` at every output
   position ``(n, i, j)``, so its gradient is the sum of those inputs weighted by
   ``dy[n, o, i, j]``: a convolution in which ``dy`` plays the kernel, with the roles of
   stride and dilation swapped. Only pairs ``(o, c)`` inside one group exist, so it is a
-  grouped convolution as well.
+  grouped convolution as well. It is computed as one long matrix product per group (the
+  sum over every image and position), by tiles, not as a convolution with ``H_out x W_out``
+  taps, which would spend its time in Python, one small copy per tap.
 
 Padding is handled on the padded input: the gradient of the padded input is computed
 and its border cut off, so symmetric, asymmetric (``'same'`` with an even kernel) and
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import conv1d, conv2d, conv3d
 from .transpose import conv_transpose_nd, pad_or_crop
 from .validate import (
     ConvArgs,
@@ -40,8 +41,7 @@ from .validate import (
     check_grad_output,
     ieee_quietly,
 )
-
-_CONV = {1: conv1d, 2: conv2d, 3: conv3d}
+from .weight_grad import grad_weight_nd
 
 
 def unused_tail(a: ConvArgs) -> tuple[int, ...]:
@@ -80,30 +80,6 @@ def grad_input_nd(a: ConvArgs, grad_out: np.ndarray) -> np.ndarray:
                                   a.groups, a.dilation, nd=a.nd)
     grad_padded = conv_transpose_nd(t)  # (N, C_in, *padded_spatial)
     return pad_or_crop(grad_padded, [(-before, -after) for before, after in a.padding])
-
-
-def grad_weight_nd(a: ConvArgs, grad_out: np.ndarray) -> np.ndarray:
-    """Gradient with respect to the weight, by a grouped correlation of input and ``grad_out``.
-
-    The input channels of one group, over the whole batch, become the channels of a
-    convolution whose "batch" is the channel index within the group; ``grad_out``
-    becomes its kernel, dilated by the forward stride and moved by the forward dilation.
-    Takes the arguments of :func:`grad_input_nd`; returns an array of shape
-    ``(C_out, C_in // groups, *kernel)``.
-    """
-    n_batch, c_in, g = a.input.shape[0], a.in_channels, a.groups
-    if n_batch == 0:
-        return np.zeros_like(a.weight)
-    used = a.padded_input()  # (N, C_in, *padded)
-    used = pad_or_crop(used, [(0, -tail) for tail in unused_tail(a)])  # (N, C_in, *used)
-    spatial = used.shape[2:]
-    x = used.reshape(n_batch, g, c_in // g, *spatial)  # (N, G, C_in/G, *used)
-    x = np.moveaxis(x, 2, 0)  # (C_in/G, N, G, *used)
-    x = x.swapaxes(1, 2).reshape(c_in // g, g * n_batch, *spatial)  # (C_in/G, G*N, *used)
-    k = grad_out.swapaxes(0, 1)  # (C_out, N, *out_spatial): C_out kernels of N channels
-    gw = _CONV[a.nd](np.ascontiguousarray(x), np.ascontiguousarray(k), stride=a.dilation,
-                     dilation=a.stride, groups=g)  # (C_in/G, C_out, *kernel)
-    return np.ascontiguousarray(gw.swapaxes(0, 1))  # (C_out, C_in/G, *kernel)
 
 
 @ieee_quietly
