@@ -1,4 +1,8 @@
-"""gconv_lib: grouped convolution from scratch in NumPy, with PyTorch's exact semantics.
+"""gconv_lib: grouped convolution from scratch in NumPy, with PyTorch's semantics.
+
+Every function computes what its torch counterpart computes, checked against torch in the
+test suite; the few deliberate differences (inputs torch accepts that gconv_lib refuses,
+and why) are listed in :mod:`~gconv_lib.torch_check`.
 
 Layout (one idea per module):
 

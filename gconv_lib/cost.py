@@ -45,8 +45,10 @@ def weight_shape(in_channels, out_channels, kernel_size, groups=1, transposed=Fa
 
     Parameters
     ----------
-    in_channels, out_channels, groups : int
-        ``groups`` must divide both channel counts.
+    in_channels, out_channels : int
+        ``C_in`` and ``C_out``.
+    groups : int
+        Must divide both channel counts.
     kernel_size : int or (int, int)
     transposed : bool, default False
         True for ``nn.ConvTranspose2d(in_channels, out_channels, kernel_size, groups=groups)``.

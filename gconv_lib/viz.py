@@ -730,8 +730,10 @@ def group_animation(in_channels=4, out_channels=4, groups=2, kernel_size=3, inpu
 
     Parameters
     ----------
-    in_channels, out_channels, groups : int
-        The layer; ``groups`` must divide both channel counts. At most 8 channels each.
+    in_channels, out_channels : int
+        The layer's channels, at most 8 each.
+    groups : int
+        Must divide both channel counts.
     kernel_size : int
         ``k`` of a square ``k x k`` kernel, no larger than ``input_size``.
     input_size : int
