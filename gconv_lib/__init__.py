@@ -13,7 +13,9 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.fast` -- the fast default path, ``conv2d_fast`` (tiles, threads);
 * :mod:`~gconv_lib.threads` -- ``set_num_threads``, ``get_num_threads``: the thread pool, and
   NumPy's BLAS while it runs;
-* :mod:`~gconv_lib.bench` -- ``python -m gconv_lib.bench``: conv2d against torch, timed;
+* :mod:`~gconv_lib.bench` -- ``python -m gconv_lib.bench``: gconv_lib against torch, timed,
+  on the suites of :mod:`~gconv_lib.bench_suites` and the networks of :mod:`~gconv_lib.networks`
+  (the Conv2d layers of eight ImageNet networks, checked against their published sizes);
 * :mod:`~gconv_lib.grouped` -- split/concatenate and block-diagonal views of ``groups``;
 * :mod:`~gconv_lib.cases` -- ``classify``, ``valid_groups``, ``depthwise_conv2d``;
 * :mod:`~gconv_lib.cost` -- weight shape, parameters, multiply-adds, connectivity (also of

@@ -5,6 +5,8 @@ benchmark measures what it says (median, peak of a known allocation, FLOP count)
 that the command writes its table.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -78,7 +80,7 @@ def test_run_suite_table_and_threads(tmp_path):
 def test_main_writes_the_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "SUITE", TINY)
     out = tmp_path / "sub" / "bench.md"
-    assert bench.main(["--quick", "--threads", "1", "--out", str(out)]) == 0
+    assert bench.main(["--quick", "--threads", "1", "--suite", "layers", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("threads: 1")
     assert out.read_text() in printed
@@ -94,3 +96,89 @@ def test_time_calls_rounds_flip_the_order_and_take_medians():
     t_fast, t_slow = bench.time_calls([fast_fn, slow_fn], repeats=2, warmup=1, rounds=2)
     assert "".join(calls) == "aaa" "bbb" "bbb" "aaa"
     assert t_fast < 0.005 <= 0.009 < t_slow
+
+
+TINY_KINDS = (
+    bench.Layer("tiny backward", 4, 6, 3, 7, groups=2, stride=2, padding=1, batch=2, op="backward"),
+    bench.Layer("tiny transposed", 4, 6, 4, 5, groups=2, stride=2, padding=1, batch=2, op="transposed"),
+    bench.Layer("tiny conv1d", 4, 4, 3, 30, groups=4, padding=1, batch=2, nd=1),
+    bench.Layer("tiny conv3d", 2, 4, 3, (4, 5, 6), stride=2, batch=2, nd=3),
+)
+
+
+def test_every_kind_of_call_matches_torch_and_counts_its_bytes():
+    results = bench.run_suite(TINY_KINDS, repeats=1, threads=1)
+    backward, transposed, conv1d, conv3d = results
+    assert all(r.max_abs_diff < 1e-4 and r.floor is None for r in results)
+    x, w = transposed.layer.arrays()
+    assert w.shape == (4, 3, 4, 4)
+    out = gl.conv_transpose2d(x, w, **transposed.layer.kwargs)
+    assert out.shape[2:] == transposed.layer.out_spatial == (10, 10)
+    assert transposed.io_bytes == x.nbytes + w.nbytes + out.nbytes
+    x, w = backward.layer.arrays()
+    dy = 4 * 2 * 6 * 4 * 4  # grad_output, (2, 6, 4, 4) float32
+    grads = x.nbytes + w.nbytes + 4 * 6  # grad_input, grad_weight, grad_bias
+    assert backward.io_bytes == x.nbytes + w.nbytes + dy + grads
+    assert backward.layer.flops() == 2 * 2 * gl.macs(4, 6, 3, 7, groups=2, stride=2, padding=1, batch=2)
+    assert conv3d.layer.out_spatial == (1, 2, 2) == gl.conv3d(*conv3d.layer.arrays(), stride=2).shape[2:]
+    assert conv1d.layer.flops() == 2 * 2 * 4 * 30 * 3
+
+
+def test_depthwise_layers_get_the_floor():
+    layer = TINY[1]
+    assert layer.depthwise and not TINY[0].depthwise
+    result = bench.run_layer(layer, repeats=1)
+    assert result.floor > 0
+    table = bench.to_markdown([bench.run_layer(TINY[0], repeats=1), result], threads=1, repeats=1)
+    assert "Depthwise, gconv_lib/floor: median" in table and "Not depthwise" in table
+    assert table.splitlines()[-1].startswith("Median ratio")
+
+
+def test_the_floor_runs_its_passes_on_every_chunk(monkeypatch):
+    seen = []
+    monkeypatch.setattr(bench, "run_jobs", lambda jobs, make, blas: seen.append((jobs, make, blas)))
+    bench.floor_call(bench.Layer("dw", 3, 3, 3, 10, groups=3, padding=1, batch=2), chunk_bytes=64)()
+    (jobs, make, blas), = seen
+    assert not blas and jobs[0] == (0, 16) and jobs[-1] == (592, 600)  # 2 * 3 * 10 * 10 elements
+    worker = make()
+    worker(0, 16)  # runs without error on a full chunk and on the last, short one
+    worker(592, 600)
+
+
+def test_the_suites():
+    suites = bench.suites()
+    assert set(suites) == {"layers", "small", "backward", "transposed", "conv1d", "conv3d"}
+    assert {L.op for L in suites["backward"]} == {"backward"}
+    assert {L.op for L in suites["transposed"]} == {"transposed"}
+    assert {L.nd for L in suites["conv1d"]} == {1} and {L.nd for L in suites["conv3d"]} == {3}
+    assert all(L.batch == 1 for L in suites["small"])
+    assert any(L.depthwise for L in suites["small"])
+    long = suites["conv1d"][0]
+    assert long.batch == 1 and long.spatial == (200_000,) and long.in_channels == 64
+
+
+def test_networks_are_timed_layer_by_layer(monkeypatch, tmp_path, capsys):
+    from gconv_lib import networks
+
+    def tiny():
+        net = networks.Network("tiny net", size=8).conv(3, 4, 3, stride=2).conv(4, 4, 3, groups=4)
+        return net.conv(4, 4, 3, groups=4).linear(4, 2)  # the depthwise layer twice
+
+    result = bench.run_network(tiny(), batch=2, repeats=1)
+    assert (result.layers, result.distinct, result.batch) == (3, 2, 2)
+    assert result.macs == 2 * tiny().macs() and result.ours > 0 and result.torch > 0
+    table = bench.networks_markdown([result, replace(result, batch=1)])
+    assert "| tiny net | 2 | 3 (2) |" in table
+    assert f"Batch 2: geometric mean of the ratios {result.ratio:.2f}" in table
+    monkeypatch.setattr(bench, "NETWORKS", (tiny,))
+    out = tmp_path / "bench.md"
+    assert bench.main(["--quick", "--threads", "1", "--suite", "networks", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("Measured ") and "## networks" in text and "Batch 1: geometric mean" in text
+
+
+def test_an_unknown_suite_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--suite", "layers,videos"])
+    err = capsys.readouterr().err
+    assert "--suite must name suites among layers, small" in err and "but got videos" in err
