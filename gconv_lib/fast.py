@@ -65,6 +65,7 @@ from .threads import (
     get_num_threads,  # noqa: F401  (gconv_lib.fast.get_num_threads, as before gconv_lib.threads)
     run_jobs,
     set_num_threads,  # noqa: F401
+    thread_buffers,
 )
 from .validate import ConvArgs, check_conv_args
 
@@ -141,21 +142,23 @@ def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) 
 
 
 class _Scratch:
-    """One worker's reusable buffers: allocated once per call, not once per tile.
+    """One worker's reusable buffers of one dtype: the thread's own, kept from tile to tile
+    and from call to call (:func:`~gconv_lib.threads.thread_buffers`).
 
     Fresh multi-MiB arrays per tile would each be new pages for the kernel to map (page
     faults), and two threads faulting at once contend for the same lock in the kernel.
+    Create it in the worker's thread (in ``make_worker``, see :func:`run_jobs`).
     """
 
     def __init__(self, dtype):
-        self.dtype, self.buffers = dtype, {}
+        self.dtype, self.buffers = np.dtype(dtype), thread_buffers()
 
     def get(self, name: str, shape: tuple) -> np.ndarray:
         """An uninitialised array of ``shape``, a view into the buffer called ``name``."""
-        size = int(np.prod(shape))
-        buffer = self.buffers.get(name)
+        size, key = int(np.prod(shape)), (name, self.dtype.str)
+        buffer = self.buffers.get(key)
         if buffer is None or buffer.size < size:
-            buffer = self.buffers[name] = np.empty(size, self.dtype)
+            buffer = self.buffers[key] = np.empty(size, self.dtype)
         return buffer[:size].reshape(shape)
 
 
@@ -235,8 +238,9 @@ def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None 
             for g0 in range(0, a.groups, p.group_tile)
             for r0 in range(0, h_out, p.row_tile)]
     # each worker reuses its own scratch buffers for every tile it takes
+    work = out.size * a.weight[0].size  # multiply-adds
     run_jobs(jobs, lambda: functools.partial(_tile, a, p, out, _Scratch(a.input.dtype)),
-             blas=p.method == "gemm")
+             blas=p.method == "gemm", work=work)
     return out
 
 

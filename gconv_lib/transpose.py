@@ -171,7 +171,7 @@ def conv_transpose_nd(a: ConvTransposeArgs) -> np.ndarray:
     images_per_job = max(1, JOB_BYTES // max(1, per_group * g)) if groups_per_job == g else 1
     jobs = [(n0, min(n, n0 + images_per_job), g0, min(g, g0 + groups_per_job))
             for n0 in range(0, n, images_per_job) for g0 in range(0, g, groups_per_job)]
-    run_jobs(jobs, lambda: functools.partial(_scatter, x, w, canvas, a))
+    run_jobs(jobs, lambda: functools.partial(_scatter, x, w, canvas, a), work=x.size * w.shape[1])
     crop = tuple(slice(p, p + o) for p, o in zip(a.padding, a.out_spatial))
     out = canvas.reshape(n, g * out_per_group, *canvas_size)[(Ellipsis, *crop)]  # (N, C_out, *out)
     return _finish(a, out)

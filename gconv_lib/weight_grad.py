@@ -117,5 +117,6 @@ def grad_weight_nd(a: ConvArgs, grad_out: np.ndarray) -> np.ndarray:
     jobs = [(g0, g1, c0, c1) for g0, g1 in group_blocks for c0, c1 in channel_blocks]
     g_t, c_t = group_blocks[0][1] - group_blocks[0][0], channel_blocks[0][1] - channel_blocks[0][0]
     tiles = _tiles(a, g_t * c_t * n_taps)
-    run_jobs(jobs, lambda: functools.partial(_job, x, dy, gw, a, tiles, _Scratch(x.dtype)))
+    work = dy.size * c_per_group * n_taps  # multiply-adds
+    run_jobs(jobs, lambda: functools.partial(_job, x, dy, gw, a, tiles, _Scratch(x.dtype)), work=work)
     return gw.reshape(c_out, c_per_group, *kernel)

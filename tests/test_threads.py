@@ -212,3 +212,46 @@ def test_a_child_forked_while_blas_is_held_gets_the_setting_back():
         _, status = os.waitpid(pid, 0)
         assert set(blas_threads()) == {1}  # the parent still holds it
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# ---------------------------------------------------------------- buffers and small calls
+def test_a_thread_keeps_its_buffers_between_calls_up_to_keep_bytes(monkeypatch):
+    x = np.ones((1, 4, 16, 16), np.float32)
+    w = np.ones((4, 4, 3, 3), np.float32)
+    before = gl.get_num_threads()
+    gl.set_num_threads(1)  # every tile on this thread
+    try:
+        threads.thread_buffers().clear()
+        gl.conv2d(x, w, padding=1)
+        kept = dict(threads.thread_buffers())
+        assert kept and all(b.nbytes <= threads.KEEP_BYTES for b in kept.values())
+        gl.conv2d(x, w, padding=1)
+        assert all(threads.thread_buffers()[name] is buffer for name, buffer in kept.items())
+        monkeypatch.setattr(threads, "KEEP_BYTES", 0)
+        gl.conv2d(x, w, padding=1)
+        assert threads.thread_buffers() == {}
+    finally:
+        gl.set_num_threads(before)
+
+
+def test_small_work_runs_on_the_calling_thread_only(two_threads):
+    seen = []
+    record = lambda: (lambda job: seen.append(threading.current_thread()))
+    threads.run_jobs([(k,) for k in range(8)], record, blas=False, work=threads.WORK_PER_WORKER - 1)
+    assert set(seen) == {threading.current_thread()} and len(seen) == 8
+    seen.clear()
+    threads.run_jobs([(k,) for k in range(8)], record, blas=False)  # no estimate: every thread may help
+    assert len(seen) == 8  # which thread ran which job is not fixed
+
+
+def test_the_calling_thread_s_error_waits_for_the_pool(two_threads):
+    finished = []
+
+    def work():
+        if threading.current_thread() is threading.main_thread():
+            raise RuntimeError("caller failed")
+        finished.append(1)
+
+    with pytest.raises(RuntimeError, match="caller failed"):
+        threads.run_in_pool(work, 1, here=True)
+    assert finished == [1]
