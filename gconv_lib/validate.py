@@ -604,7 +604,7 @@ def check_grad_output(grad_output, a: ConvArgs) -> np.ndarray:
     Parameters
     ----------
     grad_output : ndarray of shape (N, C_out, *out_spatial)
-        Or of shape (C_out, *out_spatial) when the convolution's input was unbatched.
+        Or of shape ``(C_out, *out_spatial)`` when the convolution's input was unbatched.
     a : ConvArgs
         The checked forward arguments (:func:`check_conv_args`).
 
