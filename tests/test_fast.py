@@ -203,3 +203,36 @@ def test_a_forked_child_gets_a_working_pool(two_threads):
         os._exit(0 if np.array_equal(gl.conv2d(x, w, padding=1, groups=16), expected) else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# ---------------------------------------------------------------- depthwise, channels innermost
+@pytest.mark.parametrize("tile_bytes", TILES.values(), ids=TILES.keys())
+@pytest.mark.parametrize("name", [name for name, c in CASES.items() if c.groups == c.c_in == c.c_out])
+def test_channels_last_is_bit_identical_to_taps(name, tile_bytes, float_dtype, two_threads):
+    case = CASES[name]
+    x, w, b = case.arrays(float_dtype)
+    taps = run_fast(x, w, b, "taps", None, **case.kwargs)
+    np.testing.assert_array_equal(run_fast(x, w, b, "channels_last", tile_bytes, **case.kwargs), taps)
+    np.testing.assert_allclose(taps, gl.conv2d_naive(x, w, b, **case.kwargs), **TOL[float_dtype])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 9), st.integers(1, 9), st.integers(1, 4),
+       st.tuples(st.integers(1, 3), st.integers(1, 3)), st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       st.tuples(st.integers(0, 3), st.integers(0, 3)), st.sampled_from([None, 1, 300]))
+def test_channels_last_on_random_depthwise_layers(n, c, h, w, k, stride, dilation, padding, tile_bytes):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, h + k * dilation[0], w + k * dilation[1]), dtype=np.float32)
+    weight = rng.standard_normal((c, 1, k, k + 1), dtype=np.float32)
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=c)
+    np.testing.assert_array_equal(run_fast(x, weight, None, "channels_last", tile_bytes, **kwargs),
+                                  run_fast(x, weight, None, "taps", None, **kwargs))
+
+
+def test_plan_puts_channels_innermost_where_wrapped_columns_would_cost():
+    for size, k, expected in [(7, 7, "channels_last"), (14, 3, "channels_last"), (28, 7, "channels_last"),
+                              (56, 7, "taps"), (112, 3, "taps")]:
+        x, w = np.zeros((1, 8, size, size), np.float32), np.zeros((8, 1, k, k), np.float32)
+        assert fast.plan(check_conv_args(x, w, padding=k // 2, groups=8)).method == expected, (size, k)
+    x, w = np.zeros((1, 8, 7, 7), np.float32), np.zeros((16, 1, 7, 7), np.float32)  # multiplier 2
+    assert fast.plan(check_conv_args(x, w, padding=3, groups=8)).method == "taps"
