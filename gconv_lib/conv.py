@@ -1,21 +1,23 @@
 """The public convolutions: ``conv1d``, ``conv2d`` and ``conv3d`` with PyTorch's meaning.
 
-They check their arguments once (:mod:`gconv_lib.validate`) and run the default strategy:
-:mod:`gconv_lib.fast` (stride phases, flat shifts, tiles and a thread pool; ``conv1d`` runs
-as a 2-d convolution on one row) for 1-d and 2-d, and :mod:`gconv_lib.im2col` (one batched
-matrix product over every window, written once for any number of dimensions) for 3-d.
+They check their arguments once (:mod:`gconv_lib.validate`) and run the default strategy,
+:mod:`gconv_lib.fast` (stride phases, flat shifts, tiles and a thread pool); ``conv1d`` and
+``conv3d`` run on it folded into 2-d convolutions (:mod:`gconv_lib.fold`: a long sequence
+cut into rows, the depth taps made channels).
 """
 
 from __future__ import annotations
 
 from .fast import conv_nd_fast
-from .im2col import conv_nd_im2col
+from .fold import conv1d_folded, conv3d_folded
 from .validate import check_conv_args
+
+_RUN = {1: conv1d_folded, 2: conv_nd_fast, 3: conv3d_folded}
 
 
 def _conv(nd, input, weight, bias, stride, padding, dilation, groups):
     a = check_conv_args(input, weight, bias, stride, padding, dilation, groups, nd=nd)
-    return a.finish(conv_nd_fast(a) if nd <= 2 else conv_nd_im2col(a))
+    return a.finish(_RUN[nd](a))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
