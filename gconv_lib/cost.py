@@ -13,7 +13,7 @@ All functions take the constructor arguments of ``torch.nn.Conv2d`` (``in_channe
 * connectivity: output channel ``o`` reads input channel ``c`` exactly when both lie in
   the same group (in a transposed layer too);
 * :func:`groups_for_weight_count` reads a weight count, such as the two numbers of
-  TensorRT's "kernel weights has count X but Y expected", back as a ``groups`` value.
+  TensorRT's "kernel weights has count X but Y was expected", back as a ``groups`` value.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def groups_for_weight_count(count, in_channels, out_channels, kernel_size):
     Examples
     --------
     A depthwise 3x3 layer on 32 channels, exported without its ``group`` attribute:
-    TensorRT says "kernel weights has count 288 but 9216 expected".
+    TensorRT says "kernel weights has count 288 but 9216 was expected".
 
     >>> groups_for_weight_count(288, 32, 32, 3)      # what the weights are
     32

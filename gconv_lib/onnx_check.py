@@ -7,7 +7,7 @@ PyTorch's: input ``X`` of shape ``(N, C_in, H, W)``, weight ``W`` of shape
 cut into ``group`` consecutive blocks and block ``j`` of the outputs reads only block ``j``
 of the inputs. A converter that drops the attribute (``group = 1``) declares a dense layer
 whose weight would need ``group`` times more input channels per row; TensorRT then reports
-"kernel weights has count X but Y expected" (decoded by
+"kernel weights has count X but Y was expected" (decoded by
 :func:`gconv_lib.cost.groups_for_weight_count`).
 
 :func:`onnx_conv` runs such a node with ONNX Runtime's CPU kernels, a third implementation
