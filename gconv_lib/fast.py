@@ -295,7 +295,8 @@ def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None 
             for g0 in range(0, a.groups, p.group_tile)
             for r0 in range(0, h_out, p.row_tile)]
     # each worker reuses its own scratch buffers for every tile it takes
-    work = out.size * a.weight[0].size  # multiply-adds
+    # multiply-adds; an element-wise one (two NumPy passes) costs about 8 of BLAS's
+    work = out.size * a.weight[0].size * (1 if p.method == "gemm" else 8)
     tile = _tile_channels_last if p.method == "channels_last" else _tile
     run_jobs(jobs, lambda: functools.partial(tile, a, p, out, _Scratch(a.input.dtype)),
              blas=p.method == "gemm", work=work)
