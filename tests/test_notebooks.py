@@ -37,6 +37,8 @@ RELAXING_TAGS = {"nbval-ignore-output", "nbval-skip", "pytest-validate-ignore-ou
 RAISES = ("NBVAL_RAISES_EXCEPTION", "raises-exception", "nbval-raises-exception")
 #: At most this many relaxed cells per notebook: the exception, not a habit.
 MAX_RELAXED_PER_NOTEBOOK = 3
+#: The chapter that measures time has one timing cell per measurement it reports.
+MAX_RELAXED = {"cost.ipynb": 6}
 #: What makes a cell's output unstable by nature: it measures time.
 TIMING = re.compile(r"perf_counter|process_time|monotonic|\btime\.time\(|\btimeit\b|%%?time\b|benchmark"
                     r"|\btime_\w+\(|Timer\(")
@@ -205,9 +207,10 @@ def test_relaxed_nbval_cells_are_few_and_justified(path):
                 f"{where(path, c)} is marked {lines[markers[0]] if markers else sorted(tags)} but neither "
                 "measures time nor says why on the next line (a comment of 3 words or more); "
                 "make its output stable instead (seed, round, sort)")
-    if relaxed > MAX_RELAXED_PER_NOTEBOOK:
+    most = MAX_RELAXED.get(path.name, MAX_RELAXED_PER_NOTEBOOK)
+    if relaxed > most:
         problems.append(f"{name(path)} has {relaxed} cells that nbval does not fully check "
-                        f"(at most {MAX_RELAXED_PER_NOTEBOOK})")
+                        f"(at most {most})")
     assert not problems, "\n".join(problems)
 
 
