@@ -107,6 +107,9 @@ class Plan:
     method : {"gemm", "taps"}
     group_tile, row_tile : int
         Groups and output rows per tile.
+    pointwise : bool
+        A 1x1 kernel with stride 1 and no padding: its tiles multiply the input's rows
+        themselves, no phases and no column buffer.
     """
 
     phases: tuple
@@ -116,6 +119,7 @@ class Plan:
     method: str
     group_tile: int
     row_tile: int
+    pointwise: bool = False
 
 
 def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) -> Plan:
@@ -160,7 +164,9 @@ def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) 
     if n_batch * n_groups * n_rows < want:
         n_rows = min(h_out, max(n_rows, -(-want // (n_batch * n_groups))))
     group_tile, row_tile = -(-a.groups // n_groups), -(-h_out // n_rows)
-    return Plan(phases, taps, hq, wq, method, group_tile, row_tile)
+    pointwise = (method == "gemm" and a.kernel == (1, 1) and a.stride == (1, 1)
+                 and not any(sum(pair) for pair in a.padding))
+    return Plan(phases, taps, hq, wq, method, group_tile, row_tile, pointwise)
 
 
 class _Scratch:
@@ -212,12 +218,19 @@ def _tile(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
     """Compute ``out[n, channels of groups g0..g1, rows r0..r1]``."""
     c_per_group, out_per_group = a.weight.shape[1], a.out_channels // a.groups
     n_groups, n_taps, n_rows, w_out = g1 - g0, len(p.taps), r1 - r0, out.shape[3]
+    target = out[n, g0 * out_per_group : g1 * out_per_group, r0:r1]  # (G_t * C_out/G, rows, W_out)
+    if p.pointwise:  # the input's rows are the columns: (G_t, C_in/G, rows * W)
+        x = a.input[n, g0 * c_per_group : g1 * c_per_group, r0:r1].reshape(n_groups, c_per_group, -1)
+        w = a.weight[g0 * out_per_group : g1 * out_per_group].reshape(n_groups, out_per_group, c_per_group)
+        res = scratch.get("res", (n_groups, out_per_group, x.shape[2]))  # (G_t, C_out/G, rows * W)
+        np.matmul(w, x, out=res)
+        target[...] = res.reshape(target.shape)
+        return
     span = n_rows * p.Wq  # L_t: the tile's output values per channel, wrapped columns included
     reach = max(off for _, off in p.taps) // p.Wq + 1  # phase rows a tile reads past its own
     x = _phases(a, p, scratch, n, g0 * c_per_group, g1 * c_per_group, r0, r1 + reach)
     x = x.reshape(len(p.phases), n_groups, c_per_group, -1)  # (P, G_t, C_in/G, rows * Wq)
     w = a.weight[g0 * out_per_group : g1 * out_per_group]
-    target = out[n, g0 * out_per_group : g1 * out_per_group, r0:r1]  # (G_t * C_out/G, rows, W_out)
     if p.method == "gemm":
         cols = scratch.get("cols", (n_groups, c_per_group, n_taps, span))  # (G_t, C_in/G, K, L_t)
         for t, (k, off) in enumerate(p.taps):

@@ -255,3 +255,17 @@ def test_plan_puts_channels_innermost_when_channel_rows_are_long():
             assert p.group_tile == channels and p.row_tile <= size
     x, w = np.zeros((1, 384, 7, 7), np.float32), np.zeros((768, 1, 7, 7), np.float32)  # multiplier 2
     assert fast.plan(check_conv_args(x, w, padding=3, groups=384)).method == "taps"
+
+
+# ---------------------------------------------------------------- pointwise
+def test_pointwise_layers_multiply_the_input_rows_themselves(two_threads):
+    rng = np.random.default_rng(4)
+    x = np.asfortranarray(rng.standard_normal((2, 12, 9, 7)))  # not C-contiguous: copied by reshape
+    w = rng.standard_normal((6, 4, 1, 1))
+    assert fast.plan(check_conv_args(x, w, groups=3)).pointwise
+    assert not fast.plan(check_conv_args(x, w, groups=3, stride=2)).pointwise
+    assert not fast.plan(check_conv_args(x, w, groups=3, padding=1)).pointwise
+    assert not fast.plan(check_conv_args(x, rng.standard_normal((6, 4, 3, 1)), groups=3)).pointwise
+    for tile_bytes in (None, 1):
+        np.testing.assert_allclose(run_fast(x, w, None, "gemm", tile_bytes, groups=3),
+                                   gl.conv2d_naive(x, w, groups=3), **TOL[np.dtype(np.float64)])
