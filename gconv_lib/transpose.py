@@ -35,8 +35,9 @@ import functools
 
 import numpy as np
 
+from .fast import conv_nd_fast
 from .threads import run_jobs
-from .validate import ConvTransposeArgs, check_conv_transpose_args, ieee_quietly
+from .validate import ConvArgs, ConvTransposeArgs, check_conv_transpose_args, ieee_quietly
 
 
 def insert_zeros(x, stride):
@@ -145,6 +146,27 @@ def _scatter(x, w, canvas, a: ConvTransposeArgs, n0, n1, g0, g1):
         canvas[(slice(n0, n1), slice(g0, g1), Ellipsis, *lands)] += products[:, :, :, t]
 
 
+def _as_forward(a: ConvTransposeArgs) -> ConvArgs | None:
+    """The forward convolution equal to ``a``, when computing it cannot change a result.
+
+    With stride 1 nothing is inserted between the samples, and the border of
+    ``d * (k - 1) - padding`` zeros is multiplied by the weights: harmless when every weight
+    is finite (``0 * w == 0``, and adding 0 keeps every sum, inf and NaN included), but an
+    infinite weight would turn those zeros into NaN. So: stride 1, 1-d or 2-d, a finite
+    weight and a border that is not negative; else None (the scatter runs).
+    """
+    if a.nd > 2 or any(s != 1 for s in a.stride) or 0 in (*a.input.shape, *a.out_spatial, a.weight.size):
+        return None
+    border = [d * (k - 1) - p for d, k, p in zip(a.dilation, a.kernel, a.padding)]
+    if min(border) < 0 or not np.isfinite(a.weight).all():
+        return None
+    padding = tuple((b, b + o) for b, o in zip(border, a.output_padding))  # output_padding at the end
+    weight = np.ascontiguousarray(transpose_weight(a.weight, a.groups))  # (C_out, C_in/G, *kernel)
+    return ConvArgs(input=a.input, weight=weight, bias=None, stride=a.stride, padding=padding,
+                    dilation=a.dilation, groups=a.groups, out_spatial=a.out_spatial,
+                    unbatched=a.unbatched, dtype=a.dtype)
+
+
 def conv_transpose_nd(a: ConvTransposeArgs) -> np.ndarray:
     """Run a checked transposed convolution (see :func:`check_conv_transpose_args`).
 
@@ -155,9 +177,16 @@ def conv_transpose_nd(a: ConvTransposeArgs) -> np.ndarray:
     :data:`JOB_BYTES` run on gconv_lib's threads; each adds into its own part of the output,
     in a fixed order, so the result does not depend on the number of threads.
 
+    With stride 1 and a finite weight it is the forward convolution of :func:`_as_forward`
+    instead, by :mod:`gconv_lib.fast`'s tiles: the same sums, without holding every tap's
+    products (a 3x3 depthwise layer on 56 x 56 at batch 8: 6.5 -> ~1 ms).
+
     Returns the result of shape ``(N, C_out, *out_spatial)``, with bias, batched or not
     as the caller's input was, in the caller's dtype.
     """
+    forward = _as_forward(a)
+    if forward is not None:
+        return _finish(a, conv_nd_fast(forward))
     n, c_in, *size = a.input.shape
     g, out_per_group, n_taps = a.groups, a.weight.shape[1], int(np.prod(a.kernel))
     x = a.input.reshape(n, g, c_in // g, int(np.prod(size)))  # (N, G, C_in/G, P), P = prod(size)

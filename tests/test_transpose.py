@@ -316,3 +316,37 @@ def test_result_does_not_depend_on_threads_or_jobs(monkeypatch):
                 np.testing.assert_array_equal(gl.conv_transpose2d(x, w, b, **kwargs), expected)
     finally:
         gl.set_num_threads(before)
+
+
+# ---------------------------------------------------------------- stride 1: the forward path
+@pytest.mark.parametrize(("kwargs", "forward"), [
+    (dict(groups=2), True),
+    (dict(padding=1, dilation=2, output_padding=1, groups=4), True),  # output_padding < dilation
+    (dict(stride=2, padding=1), False),  # zeros would be inserted: the scatter
+    (dict(padding=3), False),  # padding > d * (k - 1): a crop, not a border
+])
+def test_stride_1_runs_as_the_forward_convolution_with_the_scatter_s_result(kwargs, forward, monkeypatch):
+    from gconv_lib import transpose
+    from gconv_lib.validate import check_conv_transpose_args
+
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 8, 6, 7)), rng.standard_normal((8, 3, 3, 3))
+    args = dict(stride=1, padding=0, output_padding=0, groups=1, dilation=1) | kwargs
+    a = check_conv_transpose_args(x, w, None, args["stride"], args["padding"], args["output_padding"],
+                                  args["groups"], args["dilation"], nd=2)
+    assert (transpose._as_forward(a) is not None) == forward
+    ours = gl.conv_transpose2d(x, w, **kwargs)
+    monkeypatch.setattr(transpose, "_as_forward", lambda a: None)
+    np.testing.assert_allclose(ours, gl.conv_transpose2d(x, w, **kwargs), rtol=1e-12, atol=1e-12)
+
+
+def test_an_infinite_weight_keeps_the_scatter():
+    from gconv_lib import transpose
+    from gconv_lib.validate import check_conv_transpose_args
+
+    x, w = np.ones((1, 2, 4, 4)), np.ones((2, 1, 3, 3))
+    w[0, 0, 1, 1] = np.inf
+    a = check_conv_transpose_args(x, w, None, 1, 0, 0, 2, 1, nd=2)
+    assert transpose._as_forward(a) is None
+    out = gl.conv_transpose2d(x, w, groups=2)
+    assert np.isinf(out[0, 0, 1:5, 1:5]).all() and np.isfinite(out[0, 0, 0]).all()  # no NaN at the border
