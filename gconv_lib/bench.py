@@ -25,7 +25,10 @@ no NumPy code can compute the layer in less, so it, not torch, is the target the
 Times move with the machine: on the 2-core VM this was written on, torch's depthwise layers
 took 2-3x longer in some processes than in others (with glibc's ``MALLOC_MMAP_THRESHOLD_``
 and ``MALLOC_TRIM_THRESHOLD_`` raised they were fast every time), and any other busy process
-slows both libraries. Run the benchmark on an idle machine, more than once.
+slows both libraries. While other processes kept both cores busy, torch's 2-thread times
+jumped to multiples of about 16 ms (a layer of 1 ms took 16, 32 or 48 ms: its OpenMP
+threads waiting for a core), and two gconv_lib workers ran no faster than one. Run the
+benchmark on an idle machine, more than once; ``--threads 1`` is the least disturbed.
 
 The pieces are reusable, for example to time a layer at several ``groups``::
 
