@@ -27,8 +27,8 @@ this module does the same arithmetic in an order that is kind to memory and core
    * ``"taps"`` (depthwise: one input channel per group): no column buffer;
      ``acc += w[:, tap] * shifted_slice`` over the ``kH * kW`` taps, two element-wise
      passes per tap over a tile of about 1 MiB, which stays in the CPU's caches.
-   * ``"channels_last"`` (depthwise with at least 64 channels, and at least twice as many
-     as output columns: the late, small maps of MobileNets and ConvNeXt): the tile's
+   * ``"channels_last"`` (depthwise with at least 64 channels, and at least four times as
+     many as output columns: the late, small maps of MobileNets and ConvNeXt): the tile's
      padded input is copied transposed, channels innermost, and one ``np.einsum`` sums
      the products of its windows (a strided view, no copy) and the weights. NumPy's
      sum-of-products loop adds each product as it makes it, along the contiguous channel
@@ -70,6 +70,7 @@ for new buffers, would cost as much as the arithmetic.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -138,7 +139,7 @@ def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) 
     out_per_group = a.out_channels // a.groups
     if method is None:
         method = "taps" if c_per_group == 1 and out_per_group <= 4 else "gemm"
-        if method == "taps" and out_per_group == 1 and a.groups >= max(64, 2 * w_out):
+        if method == "taps" and out_per_group == 1 and a.groups >= max(64, 4 * w_out):
             method = "channels_last"  # channel rows long enough for the einsum's inner loop
     tile_bytes = TILE_BYTES[method] if tile_bytes is None else tile_bytes
     item = a.input.dtype.itemsize
@@ -147,7 +148,7 @@ def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) 
     if method == "channels_last":  # every channel in each tile (the einsum's inner loop): split rows
         rows = max(1, min(h_out, tile_bytes // (w_out * item * a.groups)))
         n_rows = -(-h_out // rows)
-        want = -(-h_out * w_out * item * a.groups // max(1, tile_bytes // 4))  # quarter tiles at least
+        want = max(1, h_out * w_out * item * a.groups // max(1, tile_bytes // 4))  # quarter tiles at least
         n_rows = min(h_out, max(n_rows, min(MIN_TILES // max(1, a.input.shape[0]), want)))
         return Plan(phases, taps, hq, wq, method, a.groups, -(-h_out // n_rows))
     group_tile = max(1, min(a.groups, tile_bytes // (per_row * h_out)))
@@ -183,7 +184,7 @@ class _Scratch:
 
     def get(self, name: str, shape: tuple) -> np.ndarray:
         """An uninitialised array of ``shape``, a view into the buffer called ``name``."""
-        size, key = int(np.prod(shape)), (name, self.dtype.str)
+        size, key = math.prod(shape), (name, self.dtype.str)
         buffer = self.buffers.get(key)
         if buffer is None or buffer.size < size:
             buffer = self.buffers[key] = np.empty(size, self.dtype)

@@ -246,8 +246,8 @@ def test_channels_last_is_bit_identical_across_thread_counts():
 
 def test_plan_puts_channels_innermost_when_channel_rows_are_long():
     for channels, size, expected in [(768, 7, "channels_last"), (384, 14, "channels_last"),
-                                     (192, 28, "channels_last"), (96, 56, "taps"), (32, 112, "taps"),
-                                     (48, 7, "taps")]:
+                                     (192, 28, "channels_last"), (96, 56, "taps"), (144, 56, "taps"),
+                                     (32, 112, "taps"), (48, 7, "taps")]:
         x, w = np.zeros((1, channels, size, size), np.float32), np.zeros((channels, 1, 7, 7), np.float32)
         p = fast.plan(check_conv_args(x, w, padding=3, groups=channels))
         assert p.method == expected, (channels, size)
