@@ -18,18 +18,26 @@ are overlapping windows of one padded copy of the input (a strided view, not a c
 each window), and the 2-d path tiles them like any image. Peak: the padded input, the
 output and one tile's buffers per thread.
 
-Both give the products of the direct convolution, summed in one matrix product per output
-value as in 2-d, so the results are bit-identical across thread counts.
+**3-d depthwise** (one input and one output channel per group) is not folded: its folded
+2-d layer would have ``kD`` channels per group, a matrix product of ``1 x kD*kH*kW`` per
+group and tile. Instead each slab of output depths is computed channels-last, as
+:mod:`gconv_lib.fast`'s ``"channels_last"`` does in 2-d: the slab's padded input copied to
+``(depth, rows, columns, C)``, its windows a strided view, one ``np.einsum`` over the taps.
+
+Every output value is summed by one matrix product or one einsum, in an order that depends
+on the layer and its fixed tiles only, so the results are bit-identical across thread counts.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from .fast import conv_nd_fast
+from .fast import MIN_TILES, TILE_BYTES, _Scratch, conv_nd_fast
+from .threads import run_jobs
 from .validate import ConvArgs
 
 #: Outputs per row when a long 1-d convolution is cut into rows.
@@ -68,6 +76,8 @@ def conv3d_folded(a: ConvArgs) -> np.ndarray:
         from .im2col import conv_nd_im2col
 
         return conv_nd_im2col(a)
+    if a.weight.shape[1] == 1 and a.out_channels == a.groups:
+        return _depthwise3d(a)
     n, c_in, depth, h, w = a.input.shape
     (sd, *_), (dd, *_), (kd, kh, kw) = a.stride, a.dilation, a.kernel
     d_out, (front, _) = a.out_spatial[0], a.padding[0]
@@ -88,3 +98,38 @@ def conv3d_folded(a: ConvArgs) -> np.ndarray:
     out = conv_nd_fast(a2).reshape(n, d_out, c_out, h_out, w_out)  # (N, D_out, C_out, H_out, W_out)
     del folded, a2
     return np.ascontiguousarray(out.transpose(0, 2, 1, 3, 4))  # (N, C_out, D_out, H_out, W_out)
+
+
+def _slab(a: ConvArgs, out: np.ndarray, scratch: _Scratch, n: int, d0: int, d1: int):
+    """Depthwise ``out[n, :, d0:d1]``, channels innermost (see the module docstring)."""
+    spans = [d * (k - 1) + 1 for d, k in zip(a.dilation, a.kernel)]
+    outs = (d1 - d0, *a.out_spatial[1:])
+    sizes = [(o - 1) * s + span for o, s, span in zip(outs, a.stride, spans)]  # padded input read
+    starts = [d0 * a.stride[0] - a.padding[0][0], -a.padding[1][0], -a.padding[2][0]]  # input index of [0]
+    xin = scratch.get("slab", (*sizes, a.groups))  # (depth_in, rows_in, cols_in, C)
+    xin[...] = 0
+    inside = [slice(max(0, -st), max(0, min(size, length - st)))
+              for st, size, length in zip(starts, sizes, a.input.shape[2:])]
+    source = tuple(slice(st + q.start, st + q.stop) for st, q in zip(starts, inside))
+    if all(q.stop > q.start for q in inside):
+        xin[tuple(inside)] = a.input[(n, slice(None), *source)].transpose(1, 2, 3, 0)
+    windows = sliding_window_view(xin, spans, axis=(0, 1, 2))  # (.., .., .., C, *spans)
+    windows = windows[(*(slice(None, None, s) for s in a.stride), slice(None),
+                       *(slice(None, None, d) for d in a.dilation))]  # (D_t, H_out, W_out, C, *kernel)
+    weights = a.weight[:, 0].transpose(1, 2, 3, 0).copy()  # (kD, kH, kW, C)
+    acc = scratch.get("acc", (*outs, a.groups))  # (D_t, H_out, W_out, C)
+    np.einsum("dhwcijk,ijkc->dhwc", windows, weights, out=acc)
+    out[n, :, d0:d1] = acc.transpose(3, 0, 1, 2)
+
+
+def _depthwise3d(a: ConvArgs) -> np.ndarray:
+    """A checked 3-d depthwise convolution, by slabs of output depths (see :func:`_slab`)."""
+    n, (d_out, h_out, w_out) = a.input.shape[0], a.out_spatial
+    out = np.empty((n, a.out_channels, d_out, h_out, w_out), a.input.dtype)
+    per_depth = h_out * w_out * a.groups * a.input.itemsize  # accumulator bytes of one output depth
+    depths = max(1, min(d_out, TILE_BYTES["channels_last"] // per_depth))
+    depths = min(depths, max(1, -(-d_out * n // MIN_TILES)))  # a few slabs per call at least
+    jobs = [(i, d0, min(d_out, d0 + depths)) for i in range(n) for d0 in range(0, d_out, depths)]
+    run_jobs(jobs, lambda: functools.partial(_slab, a, out, _Scratch(a.input.dtype)), blas=False,
+             work=out.size * a.weight[0].size * 8)
+    return out

@@ -91,3 +91,22 @@ def test_bit_identical_across_thread_counts(nd, monkeypatch):
         gl.set_num_threads(before)
     for other in results[1:]:
         np.testing.assert_array_equal(results[0], other)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 2), st.integers(1, 5),
+       st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+       st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 2)),
+       st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 2)),
+       st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)), st.integers(0, 2))
+def test_conv3d_depthwise_by_slabs(n, channels, kernel, stride, dilation, padding, extra):
+    rng = np.random.default_rng(0)
+    size = [k * d + extra for k, d in zip(kernel, dilation)]
+    x = rng.standard_normal((n, channels, *size))
+    w = rng.standard_normal((channels, 1, *kernel))
+    check(x, w, stride=stride, padding=padding, dilation=dilation, groups=channels)
+
+
+def test_conv3d_depthwise_with_padding_larger_than_the_input():
+    rng = np.random.default_rng(6)
+    check(rng.standard_normal((1, 3, 1, 2, 1)), rng.standard_normal((3, 1, 3, 3, 3)), padding=2, groups=3)
