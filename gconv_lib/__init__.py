@@ -11,6 +11,7 @@ Layout (one idea per module):
 * :mod:`~gconv_lib.naive` -- the loop oracle, ``conv2d_naive``;
 * :mod:`~gconv_lib.im2col` -- the vectorised teaching strategy, ``conv2d_im2col``;
 * :mod:`~gconv_lib.fast` -- the fast default path, ``conv2d_fast`` (tiles, threads);
+* :mod:`~gconv_lib.fold` -- ``conv1d`` and ``conv3d`` folded into 2-d convolutions for it;
 * :mod:`~gconv_lib.threads` -- ``set_num_threads``, ``get_num_threads``: the thread pool, and
   NumPy's BLAS while it runs;
 * :mod:`~gconv_lib.bench` -- ``python -m gconv_lib.bench``: gconv_lib against torch, timed,
