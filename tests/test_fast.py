@@ -269,3 +269,14 @@ def test_pointwise_layers_multiply_the_input_rows_themselves(two_threads):
     for tile_bytes in (None, 1):
         np.testing.assert_allclose(run_fast(x, w, None, "gemm", tile_bytes, groups=3),
                                    gl.conv2d_naive(x, w, groups=3), **TOL[np.dtype(np.float64)])
+
+
+def test_plans_are_kept_per_layer_and_follow_the_tile_settings(monkeypatch):
+    x, w = np.zeros((1, 8, 10, 10), np.float32), np.zeros((8, 4, 3, 3), np.float32)
+    a = check_conv_args(x, w, padding=1, groups=2)
+    assert fast.plan(a) is fast.plan(check_conv_args(x, w, padding=1, groups=2))
+    assert fast.plan(a) is not fast.plan(check_conv_args(x, w, padding=0, groups=2))
+    monkeypatch.setitem(fast.TILE_BYTES, "gemm", 1)
+    assert fast.plan(a).row_tile == 1  # planned again with the new tile size
+    monkeypatch.setattr(fast, "KEPT_PLANS", 0)
+    assert fast.plan(a) is not fast.plan(a)  # nothing kept
