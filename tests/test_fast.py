@@ -278,5 +278,6 @@ def test_plans_are_kept_per_layer_and_follow_the_tile_settings(monkeypatch):
     assert fast.plan(a) is not fast.plan(check_conv_args(x, w, padding=0, groups=2))
     monkeypatch.setitem(fast.TILE_BYTES, "gemm", 1)
     assert fast.plan(a).row_tile == 1  # planned again with the new tile size
-    monkeypatch.setattr(fast, "KEPT_PLANS", 0)
-    assert fast.plan(a) is not fast.plan(a)  # nothing kept
+    monkeypatch.setattr(fast, "KEPT_PLANS", 1)
+    fast.plan(check_conv_args(x, w, padding=2, groups=2))
+    assert len(fast._PLANS) == 1  # the others were dropped
