@@ -281,3 +281,30 @@ def test_plans_are_kept_per_layer_and_follow_the_tile_settings(monkeypatch):
     monkeypatch.setattr(fast, "KEPT_PLANS", 1)
     fast.plan(check_conv_args(x, w, padding=2, groups=2))
     assert len(fast._PLANS) == 1  # the others were dropped
+
+
+# ---------------------------------------------------------------- direct: one product per tap
+@pytest.mark.parametrize("tile_bytes", TILES.values(), ids=TILES.keys())
+@pytest.mark.parametrize(("stride", "dilation", "padding"), [(1, 1, 1), (2, 1, 0), (1, 2, (2, 1)), (3, 2, 2)])
+def test_direct_products_match_naive_and_torch(stride, dilation, padding, tile_bytes, two_threads):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 64, 11, 10))
+    w = rng.standard_normal((16, 32, 3, 2))  # 2 groups of 32 inputs and 8 outputs
+    x[0, 3, 4, 4], x[1, 40, 2, 3], x[1, 41, 5, 5] = np.inf, -np.inf, np.nan
+    kwargs = dict(stride=stride, dilation=dilation, padding=padding, groups=2)
+    assert fast.plan(check_conv_args(x, w, **kwargs)).direct
+    ours = run_fast(x, w, None, "gemm", tile_bytes, **kwargs)
+    theirs = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), **kwargs).numpy()
+    np.testing.assert_allclose(ours, theirs, **TOL[np.dtype(np.float64)])  # NaN where torch's are
+    x[~np.isfinite(x)] = 0
+    np.testing.assert_allclose(run_fast(x, w, None, "gemm", tile_bytes, **kwargs),
+                               gl.conv2d_naive(x, w, **kwargs), **TOL[np.dtype(np.float64)])
+
+
+def test_direct_is_chosen_for_many_inputs_per_output_only():
+    def direct(c_in, c_out, groups, k=3):
+        x, w = np.zeros((1, c_in, 8, 8), np.float32), np.zeros((c_out, c_in // groups, k, k), np.float32)
+        return fast.plan(check_conv_args(x, w, padding=k // 2, groups=groups)).direct
+    assert direct(256, 128, 8) and direct(64, 32, 1)
+    assert not direct(64, 64, 1) and not direct(64, 256, 16) and not direct(16, 8, 2)  # 8 inputs per group
+    assert not direct(64, 16, 1, k=1)  # pointwise: no shifts at all
