@@ -23,7 +23,10 @@ this module does the same arithmetic in an order that is kind to memory and core
    * ``"gemm"`` (a group sees several input channels): copy the ``C_in/G * kH * kW`` shifted
      slices of a tile into a column buffer ``(G_t, C_in/G * kH * kW, L_t)`` and multiply by
      the weight ``(G_t, C_out/G, C_in/G * kH * kW)``, one BLAS matrix product per group.
-     This is im2col, but only for a tile, never for the whole input.
+     This is im2col, but only for a tile, never for the whole input. Two special cases
+     skip the column buffer (:class:`Plan`): *pointwise* layers (1x1, stride 1, no
+     padding) multiply the input's rows themselves, and *direct* tiles (a group with many
+     more inputs than outputs) run one product per tap on the shifted rows and add them.
    * ``"taps"`` (depthwise: one input channel per group): no column buffer;
      ``acc += w[:, tap] * shifted_slice`` over the ``kH * kW`` taps, two element-wise
      passes per tap over a tile of about 1 MiB, which stays in the CPU's caches.
