@@ -36,6 +36,7 @@ CASES = {
     "2-d depthwise multiplier 2, unused tail": (1, 3, 6, 3, (3, 3), (10, 10), 3, 0, 1),
     "2-d many groups": (2, 36, 36, 12, (3, 3), (7, 7), 1, 1, 1),
     "3-d grouped": (2, 4, 6, 2, (3, 2, 3), (6, 7, 5), (1, 2, 1), 1, 1),
+    "2-d pointwise, more outputs than windows": (2, 2, 12, 1, (1, 1), (5, 5), 1, 0, 1),
 }
 
 
