@@ -77,7 +77,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .threads import (
     get_num_threads,  # noqa: F401  (gconv_lib.fast.get_num_threads, as before gconv_lib.threads)
@@ -317,12 +316,22 @@ def _tile_channels_last(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch
     xin[lo:hi, :left] = 0
     xin[lo:hi, right:] = 0
     xin[lo:hi, left:right] = a.input[n, g0:g1, top + lo : top + hi, left - pl : right - pl].transpose(1, 2, 0)
-    windows = sliding_window_view(xin, (span_h, span_w), axis=(0, 1))  # (.., .., C_t, span_h, span_w)
-    windows = windows[::sh, ::sw, :, ::dh, ::dw]  # (rows, W_out, C_t, kH, kW)
+    # the windows, a strided view (no copy); np.ndarray itself, as sliding_window_view costs ~15 us
+    s_row, s_col, s_c = xin.strides
+    windows = np.ndarray((rows, w_out, c_t, kh, kw), xin.dtype, xin, 0,
+                         (sh * s_row, sw * s_col, s_c, dh * s_row, dw * s_col))  # (rows, W_out, C_t, kH, kW)
     weights = a.weight[g0:g1, 0].transpose(1, 2, 0).copy()  # (kH, kW, C_t)
     acc = scratch.get("acc", (rows, w_out, c_t))  # (rows, W_out, C_t)
     np.einsum("hwcij,ijc->hwc", windows, weights, out=acc)
-    out[n, g0:g1, r0:r1] = acc.transpose(2, 0, 1)
+    # back to channels first in blocks of pixels: a whole-tile transposed copy writes rows
+    # rows * W_out apart all at once, which the caches take worse (up to 1.5x slower)
+    acc, target = acc.reshape(rows * w_out, c_t), out[n, g0:g1, r0:r1].reshape(c_t, rows * w_out)
+    for p0 in range(0, rows * w_out, _PIXEL_BLOCK):
+        target[:, p0 : p0 + _PIXEL_BLOCK] = acc[p0 : p0 + _PIXEL_BLOCK].T  # (C_t, block)
+
+
+#: Pixels per block when ``"channels_last"`` copies its result back to channels first.
+_PIXEL_BLOCK = 32
 
 
 def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) -> np.ndarray:
