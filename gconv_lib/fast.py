@@ -292,7 +292,7 @@ def _tile(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
 
 
 def _tile_channels_last(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
-                        n: int, g0: int, g1: int, r0: int, r1: int):
+                        n: int, g0: int, g1: int, r0: int, r1: int, weights: np.ndarray | None = None):
     """Depthwise ``out[n, channels g0..g1, rows r0..r1]`` with the channels innermost.
 
     The tile's padded input is copied once, transposed to ``(rows_in, cols_in, C_t)``,
@@ -300,6 +300,8 @@ def _tile_channels_last(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch
     kW)``, and one ``np.einsum`` multiplies them by the weights ``(kH, kW, C_t)`` and sums
     over the taps: NumPy's sum-of-products loop runs along the contiguous channel axis and
     adds each product as it is made, one pass per tap where ``"taps"`` needs two.
+    ``weights``, if given, are the weights of every channel ``(kH, kW, C_out)`` (copied
+    once per call by :func:`conv_nd_fast`).
     """
     (sh, sw), (dh, dw), (kh, kw) = a.stride, a.dilation, a.kernel
     (pt, _), (pl, _) = a.padding
@@ -320,14 +322,19 @@ def _tile_channels_last(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch
     s_row, s_col, s_c = xin.strides
     windows = np.ndarray((rows, w_out, c_t, kh, kw), xin.dtype, xin, 0,
                          (sh * s_row, sw * s_col, s_c, dh * s_row, dw * s_col))  # (rows, W_out, C_t, kH, kW)
-    weights = a.weight[g0:g1, 0].transpose(1, 2, 0).copy()  # (kH, kW, C_t)
+    if weights is None:
+        weights = a.weight[:, 0].transpose(1, 2, 0).copy()  # (kH, kW, C_out)
+    weights = weights[:, :, g0:g1]  # (kH, kW, C_t)
     acc = scratch.get("acc", (rows, w_out, c_t))  # (rows, W_out, C_t)
     np.einsum("hwcij,ijc->hwc", windows, weights, out=acc)
-    # back to channels first in blocks of pixels: a whole-tile transposed copy writes rows
-    # rows * W_out apart all at once, which the caches take worse (up to 1.5x slower)
-    acc, target = acc.reshape(rows * w_out, c_t), out[n, g0:g1, r0:r1].reshape(c_t, rows * w_out)
-    for p0 in range(0, rows * w_out, _PIXEL_BLOCK):
-        target[:, p0 : p0 + _PIXEL_BLOCK] = acc[p0 : p0 + _PIXEL_BLOCK].T  # (C_t, block)
+    # back to channels first, small tiles in blocks of pixels: a whole-tile transposed copy
+    # writes rows rows * W_out apart all at once, which the caches take worse (up to 1.5x
+    # slower); on larger tiles the blocks' Python (it holds the GIL) costs more than they save
+    pixels = rows * w_out
+    block = _PIXEL_BLOCK if pixels <= 8 * _PIXEL_BLOCK else pixels
+    acc, target = acc.reshape(pixels, c_t), out[n, g0:g1, r0:r1].reshape(c_t, pixels)
+    for p0 in range(0, pixels, block):
+        target[:, p0 : p0 + block] = acc[p0 : p0 + block].T  # (C_t, block)
 
 
 #: Pixels per block when ``"channels_last"`` copies its result back to channels first.
@@ -358,7 +365,9 @@ def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None 
     # each worker reuses its own scratch buffers for every tile it takes
     # multiply-adds; an element-wise one (two NumPy passes) costs about 8 of BLAS's
     work = out.size * a.weight[0].size * (1 if p.method == "gemm" else 8)
-    tile = _tile_channels_last if p.method == "channels_last" else _tile
+    tile = _tile
+    if p.method == "channels_last":  # the weights channels last, once for every tile
+        tile = functools.partial(_tile_channels_last, weights=a.weight[:, 0].transpose(1, 2, 0).copy())
     run_jobs(jobs, lambda: functools.partial(tile, a, p, out, _Scratch(a.input.dtype)),
              blas=p.method == "gemm", work=work)
     return out
