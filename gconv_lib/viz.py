@@ -225,7 +225,8 @@ def check_figure(fig):
             f"the figure is {width:.0f} px wide as stored ({fig.get_figwidth():g} in at {fig.dpi:g} dpi), "
             f"wider than the book's column of {COLUMN_PX} px: draw it at most {WIDTH:g} in wide"
         )
-    px, text = text_sizes(fig)[0] if text_sizes(fig) else (MIN_TEXT_PX, "")
+    sizes = text_sizes(fig)  # draws the figure: once
+    px, text = sizes[0] if sizes else (MIN_TEXT_PX, "")
     if px < MIN_TEXT_PX - 1e-9:
         points = px * 72 / fig.dpi
         raise ValueError(

@@ -133,15 +133,10 @@ def toc_path(entry):
 notebooks = pytest.mark.parametrize("path", [pytest.param(p, id=name(p)) for p in NOTEBOOKS])
 
 
-def _root_page():
-    import yaml
-
-    return ROOT / (yaml.safe_load(TOC.read_text(encoding="utf-8"))["root"] + ".ipynb")
-
-
-#: The chapters: every notebook but the book's root page (the introduction), which opens the
-#: book with the picture of groups and is not a chapter with goals and exercises.
-CHAPTERS = [p for p in NOTEBOOKS if p != _root_page()]
+#: The chapters: every notebook but the book's root page (the introduction, the first entry of
+#: _toc.yml), which opens the book with the picture of groups and is not a chapter with goals
+#: and exercises.
+CHAPTERS = [p for p in NOTEBOOKS if p != toc_path(toc_entries()[0])]
 chapters = pytest.mark.parametrize("path", [pytest.param(p, id=name(p)) for p in CHAPTERS])
 
 
