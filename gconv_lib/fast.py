@@ -23,10 +23,14 @@ this module does the same arithmetic in an order that is kind to memory and core
    * ``"gemm"`` (a group sees several input channels): copy the ``C_in/G * kH * kW`` shifted
      slices of a tile into a column buffer ``(G_t, C_in/G * kH * kW, L_t)`` and multiply by
      the weight ``(G_t, C_out/G, C_in/G * kH * kW)``, one BLAS matrix product per group.
-     This is im2col, but only for a tile, never for the whole input. Two special cases
-     skip the column buffer (:class:`Plan`): *pointwise* layers (1x1, stride 1, no
-     padding) multiply the input's rows themselves, and *direct* tiles (a group with many
-     more inputs than outputs) run one product per tap on the shifted rows and add them.
+     This is im2col, but only for a tile, never for the whole input. On narrow maps (the
+     wrapped columns more than an eighth of a row) with at least 64 output channels per
+     group, each tap's exact ``(rows, W_out)`` window is copied instead: slower copies,
+     but a product without the wrapped columns (2 of 9 on a 3x3 layer's 7 columns). Two
+     special cases skip the column buffer (:class:`Plan`): *pointwise* layers (1x1,
+     stride 1, no padding) multiply the input's rows themselves, and *direct* tiles (a
+     group with many more inputs than outputs) run one product per tap on the shifted
+     rows and add them.
    * ``"taps"`` (depthwise: one input channel per group): no column buffer;
      ``acc += w[:, tap] * shifted_slice`` over the ``kH * kW`` taps, two element-wise
      passes per tap over a tile of about 1 MiB, which stays in the CPU's caches.
@@ -41,14 +45,26 @@ this module does the same arithmetic in an order that is kind to memory and core
      (the two passes per tap), where ``"taps"`` took 3-6x.
 
 4. **Tiles and threads.** The work is cut into tiles: one image, a range of groups, a band
-   of output rows, sized by :data:`TILE_BYTES`, at least :data:`MIN_TILES` of them.
+   of output rows, sized by :data:`TILE_BYTES`, then cut further for the threads while
+   each tile stays large (:func:`plan`): ``"gemm"`` tiles of at least
+   :data:`MIN_TILE_MACS` multiply-adds, in a power-of-two count up to :data:`MIN_TILES`,
+   split by groups, then by output channels (a wide layer on a small map: ResNet's last
+   stages at batch 1), then by rows; element-wise tiles of at least a quarter of
+   :data:`TILE_BYTES`, and several small images in one tile (a tile's NumPy calls then
+   work on more values each: a 58-channel 28 x 28 depthwise layer at batch 8 runs two
+   images a tile).
    :func:`~gconv_lib.threads.get_num_threads` workers take tiles from a shared list; each
    reuses its own scratch buffers for every tile it runs. NumPy's element-wise loops,
    copies and BLAS release the GIL, so the workers really run at once. While ``"gemm"``
    products run, NumPy's BLAS is held to one thread (:mod:`gconv_lib.threads`), or each
-   worker's products would start more threads than there are cores. Each tile writes its
-   own part of the output, so there are no races, and neither the tiling nor a product's
-   thread count depends on the number of threads, so neither does any result's last bit.
+   worker's products would start more threads than there are cores. Copies are made with
+   ``np.copyto``: measured with NumPy 2.4, two threads copying windows of rows of 28
+   values by ``a[...] = b`` took longer than one thread doing both threads' copies
+   (1.06 ms against 0.94), as if the GIL were held, and with ``np.copyto`` 0.60 ms; a
+   ResNeXt 3x3 layer on 28 x 28 at batch 1 took 1.6 ms on two threads and 1.0 on one,
+   0.9 on two with ``np.copyto``. Each tile writes its own part of the output, so there
+   are no races, and neither the tiling nor a product's thread count depends on the
+   number of threads, so neither does any result's last bit.
 
 **Memory.**
 The output (``N * C_out * H_out * W_out`` values) plus, per worker, the scratch buffers of
@@ -93,6 +109,12 @@ TILE_BYTES = {"gemm": 2 << 20, "taps": 1 << 20, "channels_last": 1 << 20}
 #: Cut a call into at least this many tiles (when it has that many groups or rows and the
 #: tiles stay at least a quarter of :data:`TILE_BYTES`), so a small batch keeps every worker busy.
 MIN_TILES = 8
+#: Multiply-adds a ``"gemm"`` tile keeps at least when a layer is cut into more tiles for
+#: the threads (a tile costs tens of NumPy calls, and a copy of its columns).
+MIN_TILE_MACS = 16 << 20
+#: Output channels per tile at least when a group's output channels are split: pointwise
+#: tiles read the input as it is; others copy their columns, and take twice as many.
+MIN_OUT_TILE = 128
 
 
 @dataclass(frozen=True)
@@ -107,7 +129,7 @@ class Plan:
         One per kernel tap, in the weight's ``(kH, kW)`` order.
     Hq, Wq : int
         Rows and columns of one phase; the output is computed on ``(H_out, Wq)``.
-    method : {"gemm", "taps"}
+    method : {"gemm", "taps", "channels_last"}
     group_tile, row_tile : int
         Groups and output rows per tile.
     pointwise : bool
@@ -119,6 +141,10 @@ class Plan:
         group has at least 16 input channels and at least twice as many inputs as outputs:
         then adding ``K`` results of ``C_out/G`` rows moves less memory than copying ``K``
         shifted copies of ``C_in/G`` rows (256 -> 128 channels in 8 groups: 1.6x faster).
+    out_tile : int
+        Output channels per tile when a group's are split (one group per tile), else 0.
+    image_tile : int
+        Images per tile (``"taps"`` and ``"channels_last"``; one for ``"gemm"``).
     """
 
     phases: tuple
@@ -130,6 +156,8 @@ class Plan:
     row_tile: int
     pointwise: bool = False
     direct: bool = False
+    out_tile: int = 0
+    image_tile: int = 1
 
 
 def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) -> Plan:
@@ -179,25 +207,52 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
         n_rows = -(-h_out // rows)
         want = max(1, h_out * w_out * item * a.groups // max(1, tile_bytes // 4))  # quarter tiles at least
         n_rows = min(h_out, max(n_rows, min(MIN_TILES // max(1, a.input.shape[0]), want)))
-        return Plan(phases, taps, hq, wq, method, a.groups, -(-h_out // n_rows))
-    group_tile = max(1, min(a.groups, tile_bytes // (per_row * h_out)))
-    row_tile = h_out if group_tile > 1 else max(1, min(h_out, tile_bytes // per_row))
-    # at least MIN_TILES tiles (split groups first, then rows) unless they would fall below a
-    # quarter of tile_bytes, and tiles of equal size. Not from the thread count, so that the
-    # tiling, and with it every sum's order, is fixed.
-    n_groups, n_rows = -(-a.groups // group_tile), -(-h_out // row_tile)
-    n_batch = max(1, a.input.shape[0])
-    per_image = max(1, per_row * h_out * a.groups // max(1, tile_bytes // 4))
-    want = min(MIN_TILES, n_batch * max(per_image, n_groups * n_rows))
-    if n_batch * n_groups * n_rows < want:
-        n_groups = min(a.groups, max(n_groups, -(-want // (n_batch * n_rows))))
-    if n_batch * n_groups * n_rows < want:
-        n_rows = min(h_out, max(n_rows, -(-want // (n_batch * n_groups))))
-    group_tile, row_tile = -(-a.groups // n_groups), -(-h_out // n_rows)
+        images = _image_tile(a, h_out * w_out * item * a.groups, tile_bytes) if n_rows == 1 else 1
+        return Plan(phases, taps, hq, wq, method, a.groups, -(-h_out // n_rows), image_tile=images)
     pointwise = (method == "gemm" and a.kernel == (1, 1) and a.stride == (1, 1)
                  and not any(sum(pair) for pair in a.padding))
+    group_tile = max(1, min(a.groups, tile_bytes // (per_row * h_out)))
+    row_tile = h_out if group_tile > 1 else max(1, min(h_out, tile_bytes // per_row))
+    # More tiles, for the threads, when each would still be large: "taps" tiles at least a
+    # quarter of tile_bytes, "gemm" tiles at least MIN_TILE_MACS multiply-adds (a tile costs
+    # tens of NumPy calls and a copy of its columns), at most MIN_TILES of them. Split groups
+    # first, then (one group per tile) output channels, then rows; tiles of equal size. Never
+    # from the thread count, so that the tiling, and with it every sum's order, is fixed.
+    n_groups, n_rows, n_outs = -(-a.groups // group_tile), -(-h_out // row_tile), 1
+    n_batch = max(1, a.input.shape[0])
+    if method == "gemm":
+        macs = n_batch * h_out * w_out * a.out_channels * c_per_group * kh * kw
+        want = 1 << (min(MIN_TILES, max(1, macs // MIN_TILE_MACS)).bit_length() - 1)  # a power of two
+    else:
+        per_image = max(1, per_row * h_out * a.groups // max(1, tile_bytes // 4))
+        want = min(MIN_TILES, n_batch * max(per_image, n_groups * n_rows))
+    if n_batch * n_groups * n_rows < want:
+        n_groups = min(a.groups, max(n_groups, -(-want // (n_batch * n_rows))))
+    if method == "gemm" and n_groups == a.groups and n_batch * n_groups * n_rows < want:
+        # a pointwise tile reads the input's rows as they are; others copy their columns
+        # once per tile, so their output channels are split in pieces of 256 at least
+        smallest = MIN_OUT_TILE if pointwise else 2 * MIN_OUT_TILE
+        n_outs = max(1, min(out_per_group // smallest, -(-want // (n_batch * n_groups * n_rows))))
+    if n_batch * n_groups * n_outs * n_rows < want:
+        n_rows = min(h_out, max(n_rows, -(-want // (n_batch * n_groups * n_outs))))
+    group_tile, row_tile = -(-a.groups // n_groups), -(-h_out // n_rows)
+    out_tile = -(-out_per_group // n_outs) if n_outs > 1 else 0
+    images = 1
+    if method == "taps" and group_tile == a.groups and row_tile == h_out:
+        images = _image_tile(a, per_row * h_out * a.groups, tile_bytes)
     direct = (method == "gemm" and not pointwise and c_per_group >= 16 and 2 * out_per_group <= c_per_group)
-    return Plan(phases, taps, hq, wq, method, group_tile, row_tile, pointwise, direct)
+    return Plan(phases, taps, hq, wq, method, group_tile, row_tile, pointwise, direct, out_tile, images)
+
+
+def _image_tile(a: ConvArgs, image_bytes: int, tile_bytes: int) -> int:
+    """Images per tile when one image is a whole tile and a small one: several, so that the
+    NumPy calls of a tile (two per tap) run on more values each, but tiles no larger than
+    ``tile_bytes``, and at least :data:`MIN_TILES` of them while they stay at least a quarter
+    of it."""
+    n_batch = max(1, a.input.shape[0])
+    want = min(MIN_TILES, n_batch, max(1, n_batch * image_bytes // max(1, tile_bytes // 4)))
+    images = max(1, min(tile_bytes // max(1, image_bytes), -(-n_batch // want)))
+    return -(-n_batch // -(-n_batch // images))  # the same number of images in every tile
 
 
 class _Scratch:
@@ -222,11 +277,12 @@ class _Scratch:
 
 
 def _phases(a: ConvArgs, p: Plan, scratch: _Scratch, n: int, c0: int, c1: int, r0: int, r1: int):
-    """Phase rows ``[r0, r1)`` of image ``n``, channels ``[c0, c1)``: ``(P, C_t, r1 - r0, Wq)``."""
+    """Phase rows ``[r0, r1)`` of the plan's images from ``n`` on, channels ``[c0, c1)``:
+    ``(P, N_t, C_t, r1 - r0, Wq)``."""
     (sh, sw), ((pt, _), (pl, _)) = a.stride, a.padding
-    x = a.input[n, c0:c1]  # (C_t, H, W)
-    h, w = x.shape[1:]
-    buf = scratch.get("phases", (len(p.phases), c1 - c0, r1 - r0, p.Wq))
+    x = a.input[n : n + p.image_tile, c0:c1]  # (N_t, C_t, H, W)
+    h, w = x.shape[2:]
+    buf = scratch.get("phases", (len(p.phases), x.shape[0], c1 - c0, r1 - r0, p.Wq))
     for k, (ah, aw) in enumerate(p.phases):
         # phase row r is input row sH * r + a - pad_top; keep the rows inside the input
         lo = min(max(r0, -((ah - pt) // sh)), r1)
@@ -234,34 +290,41 @@ def _phases(a: ConvArgs, p: Plan, scratch: _Scratch, n: int, c0: int, c1: int, r
         left = min(max(0, -((aw - pl) // sw)), p.Wq)
         right = max(min(p.Wq, (w - 1 + pl - aw) // sw + 1), left)
         # zeros where the padding (or the rows and columns past the input) are, data inside
-        buf[k, :, : lo - r0] = 0
-        buf[k, :, hi - r0 :] = 0
-        buf[k, :, lo - r0 : hi - r0, :left] = 0
-        buf[k, :, lo - r0 : hi - r0, right:] = 0
+        buf[k, :, :, : lo - r0] = 0
+        buf[k, :, :, hi - r0 :] = 0
+        buf[k, :, :, lo - r0 : hi - r0, :left] = 0
+        buf[k, :, :, lo - r0 : hi - r0, right:] = 0
         h0, w0 = sh * lo + ah - pt, sw * left + aw - pl
-        buf[k, :, lo - r0 : hi - r0, left:right] = x[:, h0 : h0 + sh * (hi - lo) : sh,
-                                                     w0 : w0 + sw * (right - left) : sw]
+        np.copyto(buf[k, :, :, lo - r0 : hi - r0, left:right],
+                  x[:, :, h0 : h0 + sh * (hi - lo) : sh, w0 : w0 + sw * (right - left) : sw])
     return buf
 
 
 def _tile(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
-          n: int, g0: int, g1: int, r0: int, r1: int):
-    """Compute ``out[n, channels of groups g0..g1, rows r0..r1]``."""
+          n: int, g0: int, g1: int, r0: int, r1: int, o0: int = 0, o1: int | None = None):
+    """Compute ``out[n, channels of groups g0..g1, rows r0..r1]``; of one group, only its
+    output channels ``o0..o1`` (``"gemm"`` tiles split by output channels)."""
     c_per_group, out_per_group = a.weight.shape[1], a.out_channels // a.groups
     n_groups, n_taps, n_rows, w_out = g1 - g0, len(p.taps), r1 - r0, out.shape[3]
-    target = out[n, g0 * out_per_group : g1 * out_per_group, r0:r1]  # (G_t * C_out/G, rows, W_out)
+    first, last = g0 * out_per_group, g1 * out_per_group  # the tile's output channels
+    if o1 is not None:
+        first, last, out_per_group = first + o0, first + o1, o1 - o0
+    target = out[n, first:last, r0:r1]  # (G_t * C_out/G, rows, W_out)
     if p.pointwise:  # the input's rows are the columns: (G_t, C_in/G, rows * W)
         x = a.input[n, g0 * c_per_group : g1 * c_per_group, r0:r1].reshape(n_groups, c_per_group, -1)
-        w = a.weight[g0 * out_per_group : g1 * out_per_group].reshape(n_groups, out_per_group, c_per_group)
+        w = a.weight[first:last].reshape(n_groups, out_per_group, c_per_group)
         res = scratch.get("res", (n_groups, out_per_group, x.shape[2]))  # (G_t, C_out/G, rows * W)
         np.matmul(w, x, out=res)
-        target[...] = res.reshape(target.shape)
+        np.copyto(target, res.reshape(target.shape))
         return
     span = n_rows * p.Wq  # L_t: the tile's output values per channel, wrapped columns included
     reach = max(off for _, off in p.taps) // p.Wq + 1  # phase rows a tile reads past its own
     x = _phases(a, p, scratch, n, g0 * c_per_group, g1 * c_per_group, r0, r1 + reach)
-    x = x.reshape(len(p.phases), n_groups, c_per_group, -1)  # (P, G_t, C_in/G, rows * Wq)
-    w = a.weight[g0 * out_per_group : g1 * out_per_group]
+    n_images = x.shape[1]  # (one unless "taps")
+    x = x.reshape(len(p.phases), n_images, n_groups, c_per_group, -1)  # (P, N_t, G_t, C_in/G, rows * Wq)
+    w = a.weight[first:last]
+    if p.method == "gemm":
+        x = x[:, 0]  # (P, G_t, C_in/G, rows * Wq)
     if p.direct:
         w = w.reshape(n_groups, out_per_group, c_per_group, n_taps)  # (G_t, C_out/G, C_in/G, K)
         w = w.transpose(3, 0, 1, 2).copy()  # (K, G_t, C_out/G, C_in/G): one weight matrix per tap
@@ -271,24 +334,44 @@ def _tile(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
             np.matmul(w[t], x[k, :, :, off : off + span], out=res if t == 0 else tmp)  # (G_t, C_out/G, L_t)
             if t:
                 res += tmp
+    elif p.method == "gemm" and 8 * (p.Wq - w_out) > w_out and out_per_group >= 64:
+        # narrow maps (7 x 7, 14 x 14): the wrapped columns would be a large share of the
+        # product (2 of 9 for a 3x3 on 7 columns), so copy each tap's exact window instead.
+        # Those copies run W_out values at a time, slower than the wrapped ones: worth it
+        # only when each column is used by many output channels.
+        x = x.reshape(*x.shape[:3], -1, p.Wq)  # (P, G_t, C_in/G, phase rows, Wq)
+        cols = scratch.get("cols", (n_groups, c_per_group, n_taps, n_rows, w_out))
+        for t, (k, off) in enumerate(p.taps):
+            qh, qw = divmod(off, p.Wq)
+            np.copyto(cols[:, :, t], x[k, :, :, qh : qh + n_rows, qw : qw + w_out])
+        w = w.reshape(n_groups, out_per_group, c_per_group * n_taps)  # (G_t, C_out/G, C_in/G*K)
+        cols = cols.reshape(n_groups, c_per_group * n_taps, n_rows * w_out)  # (G_t, C_in/G*K, L_t)
+        res = scratch.get("res", (n_groups, out_per_group, n_rows * w_out))  # (G_t, C_out/G, L_t)
+        np.matmul(w, cols, out=res)
+        np.copyto(target, res.reshape(target.shape))
+        return
     elif p.method == "gemm":
         cols = scratch.get("cols", (n_groups, c_per_group, n_taps, span))  # (G_t, C_in/G, K, L_t)
         for t, (k, off) in enumerate(p.taps):
-            cols[:, :, t] = x[k, :, :, off : off + span]
+            np.copyto(cols[:, :, t], x[k, :, :, off : off + span])
         w = w.reshape(n_groups, out_per_group, c_per_group * n_taps)  # (G_t, C_out/G, C_in/G*K)
         cols = cols.reshape(n_groups, c_per_group * n_taps, span)  # (G_t, C_in/G*K, L_t)
         res = scratch.get("res", (n_groups, out_per_group, span))  # (G_t, C_out/G, L_t)
         np.matmul(w, cols, out=res)
-    else:  # one input channel per group: C_in/G == 1
+    else:  # one input channel per group: C_in/G == 1; N_t images
         w = w.reshape(n_groups, out_per_group, n_taps)  # (G_t, C_out/G, K)
-        res = scratch.get("res", (n_groups, out_per_group, span))  # (G_t, C_out/G, L_t)
+        res = scratch.get("res", (n_images, n_groups, out_per_group, span))  # (N_t, G_t, C_out/G, L_t)
         tmp = scratch.get("tmp", res.shape)
         for t, (k, off) in enumerate(p.taps):
-            shifted = x[k, :, :, off : off + span]  # (G_t, 1, L_t)
+            shifted = x[k, :, :, :, off : off + span]  # (N_t, G_t, 1, L_t)
             np.multiply(shifted, w[:, :, t, None], out=res if t == 0 else tmp)
             if t:
                 res += tmp
-    target[...] = res.reshape(n_groups * out_per_group, n_rows, p.Wq)[:, :, :w_out]
+        target = out[n : n + n_images, first:last, r0:r1]  # (N_t, G_t * C_out/G, rows, W_out)
+        res = res.reshape(n_images, n_groups * out_per_group, n_rows, p.Wq)
+        np.copyto(target, res[..., :w_out])
+        return
+    np.copyto(target, res.reshape(n_groups * out_per_group, n_rows, p.Wq)[:, :, :w_out])
 
 
 def _tile_channels_last(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch,
@@ -312,29 +395,33 @@ def _tile_channels_last(a: ConvArgs, p: Plan, out: np.ndarray, scratch: _Scratch
     top = r0 * sh - pt  # the input row of the tile's first padded row
     lo, left = min(max(0, -top), rows_in), min(pl, cols_in)
     hi, right = max(lo, min(rows_in, h - top)), max(left, min(cols_in, pl + w))
-    xin = scratch.get("channels_last", (rows_in, cols_in, c_t))  # (rows_in, cols_in, C_t)
-    xin[:lo] = 0
-    xin[hi:] = 0
-    xin[lo:hi, :left] = 0
-    xin[lo:hi, right:] = 0
-    xin[lo:hi, left:right] = a.input[n, g0:g1, top + lo : top + hi, left - pl : right - pl].transpose(1, 2, 0)
-    # the windows, a strided view (no copy); np.ndarray itself, as sliding_window_view costs ~15 us
-    s_row, s_col, s_c = xin.strides
-    windows = np.ndarray((rows, w_out, c_t, kh, kw), xin.dtype, xin, 0,
-                         (sh * s_row, sw * s_col, s_c, dh * s_row, dw * s_col))  # (rows, W_out, C_t, kH, kW)
+    x = a.input[n : n + p.image_tile, g0:g1]  # (N_t, C_t, H, W)
+    n_t = x.shape[0]
+    xin = scratch.get("channels_last", (n_t, rows_in, cols_in, c_t))  # (N_t, rows_in, cols_in, C_t)
+    xin[:, :lo] = 0
+    xin[:, hi:] = 0
+    xin[:, lo:hi, :left] = 0
+    xin[:, lo:hi, right:] = 0
+    inside = x[:, :, top + lo : top + hi, left - pl : right - pl]  # (N_t, C_t, rows, cols)
+    np.copyto(xin[:, lo:hi, left:right], inside.transpose(0, 2, 3, 1))
+    # the windows (N_t, rows, W_out, C_t, kH, kW), a strided view (no copy); np.ndarray
+    # itself, as sliding_window_view costs ~15 us
+    s_n, s_row, s_col, s_c = xin.strides
+    windows = np.ndarray((n_t, rows, w_out, c_t, kh, kw), xin.dtype, xin, 0,
+                         (s_n, sh * s_row, sw * s_col, s_c, dh * s_row, dw * s_col))
     if weights is None:
         weights = a.weight[:, 0].transpose(1, 2, 0).copy()  # (kH, kW, C_out)
     weights = weights[:, :, g0:g1]  # (kH, kW, C_t)
-    acc = scratch.get("acc", (rows, w_out, c_t))  # (rows, W_out, C_t)
-    np.einsum("hwcij,ijc->hwc", windows, weights, out=acc)
+    acc = scratch.get("acc", (n_t, rows, w_out, c_t))  # (N_t, rows, W_out, C_t)
+    np.einsum("nhwcij,ijc->nhwc", windows, weights, out=acc)
     # back to channels first, small tiles in blocks of pixels: a whole-tile transposed copy
     # writes rows rows * W_out apart all at once, which the caches take worse (up to 1.5x
     # slower); on larger tiles the blocks' Python (it holds the GIL) costs more than they save
     pixels = rows * w_out
     block = _PIXEL_BLOCK if pixels <= 8 * _PIXEL_BLOCK else pixels
-    acc, target = acc.reshape(pixels, c_t), out[n, g0:g1, r0:r1].reshape(c_t, pixels)
-    for p0 in range(0, pixels, block):
-        target[:, p0 : p0 + block] = acc[p0 : p0 + block].T  # (C_t, block)
+    acc, target = acc.reshape(n_t, pixels, c_t), out[n : n + n_t, g0:g1, r0:r1].reshape(n_t, c_t, pixels)
+    for p0 in range(0, pixels, block):  # (N_t, C_t, block) each
+        np.copyto(target[:, :, p0 : p0 + block], acc[:, p0 : p0 + block].transpose(0, 2, 1))
 
 
 #: Pixels per block when ``"channels_last"`` copies its result back to channels first.
@@ -359,9 +446,13 @@ def conv_nd_fast(a: ConvArgs, method: str | None = None, tile_bytes: int | None 
     n_batch, (h_out, w_out) = a.input.shape[0], a.out_spatial
     out = np.empty((n_batch, a.out_channels, h_out, w_out), a.input.dtype)
     jobs = [(n, g0, min(a.groups, g0 + p.group_tile), r0, min(h_out, r0 + p.row_tile))
-            for n in range(n_batch)
+            for n in range(0, n_batch, p.image_tile)
             for g0 in range(0, a.groups, p.group_tile)
             for r0 in range(0, h_out, p.row_tile)]
+    if p.out_tile:  # one group per tile, its output channels split
+        per_group = a.out_channels // a.groups
+        jobs = [(*job, o0, min(per_group, o0 + p.out_tile)) for job in jobs
+                for o0 in range(0, per_group, p.out_tile)]
     # each worker reuses its own scratch buffers for every tile it takes
     # multiply-adds; an element-wise one (two NumPy passes) costs about 8 of BLAS's
     work = out.size * a.weight[0].size * (1 if p.method == "gemm" else 8)

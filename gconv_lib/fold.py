@@ -112,14 +112,14 @@ def _slab(a: ConvArgs, out: np.ndarray, scratch: _Scratch, n: int, d0: int, d1: 
               for st, size, length in zip(starts, sizes, a.input.shape[2:])]
     source = tuple(slice(st + q.start, st + q.stop) for st, q in zip(starts, inside))
     if all(q.stop > q.start for q in inside):
-        xin[tuple(inside)] = a.input[(n, slice(None), *source)].transpose(1, 2, 3, 0)
+        np.copyto(xin[tuple(inside)], a.input[(n, slice(None), *source)].transpose(1, 2, 3, 0))
     windows = sliding_window_view(xin, spans, axis=(0, 1, 2))  # (.., .., .., C, *spans)
     windows = windows[(*(slice(None, None, s) for s in a.stride), slice(None),
                        *(slice(None, None, d) for d in a.dilation))]  # (D_t, H_out, W_out, C, *kernel)
     weights = a.weight[:, 0].transpose(1, 2, 3, 0).copy()  # (kD, kH, kW, C)
     acc = scratch.get("acc", (*outs, a.groups))  # (D_t, H_out, W_out, C)
     np.einsum("dhwcijk,ijkc->dhwc", windows, weights, out=acc)
-    out[n, :, d0:d1] = acc.transpose(3, 0, 1, 2)
+    np.copyto(out[n, :, d0:d1], acc.transpose(3, 0, 1, 2))  # np.copyto: the GIL is let go
 
 
 def _depthwise3d(a: ConvArgs) -> np.ndarray:

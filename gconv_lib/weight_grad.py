@@ -84,14 +84,14 @@ def _job(x, dy, gw, a: ConvArgs, tiles, scratch: _Scratch, g0, g1, c0, c1):
             # output position p of the tile reads padded position s * (p + first row) + d * tap
             at = tuple(slice(d * t + s * r, d * t + s * (r + m - 1) + 1, s)
                        for t, s, d, r, m in zip(tap, a.stride, a.dilation, (r0,) + (0,) * a.nd, out_t))
-            cols[:, :, k] = xs[(Ellipsis, *at)]
+            np.copyto(cols[:, :, k], xs[(Ellipsis, *at)])  # np.copyto: the GIL is let go
         cols = cols.reshape(g_t, c_t * len(taps), length)  # (G_t, C_t*K, L_t)
         d = dy[n0:n1, g0:g1, :, r0:r1]  # (n_t, G_t, C_out/G, *out_t)
         if n_t == 1:
             d = d[0].reshape(g_t, out_per_group, length)  # (G_t, C_out/G, L_t), a view
         else:  # several whole images: their positions made one axis
             d_t = scratch.get("dy", (g_t, out_per_group, n_t, prod(out_t)))  # (G_t, C_out/G, n_t, P)
-            d_t[...] = d.reshape(n_t, g_t, out_per_group, -1).transpose(1, 2, 0, 3)
+            np.copyto(d_t, d.reshape(n_t, g_t, out_per_group, -1).transpose(1, 2, 0, 3))
             d = d_t.reshape(g_t, out_per_group, length)  # (G_t, C_out/G, L_t)
         a_, b_ = (cols, d.swapaxes(1, 2)) if windows_first else (d, cols.swapaxes(1, 2))
         if i == 0:

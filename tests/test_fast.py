@@ -118,10 +118,53 @@ def test_plan_cuts_a_single_image_into_several_tiles():
     p = fast.plan(check_conv_args(x, w, padding=3, groups=96))
     assert p.method == "taps" and p.group_tile == 20 and p.row_tile == 56
     assert p.group_tile * 56 * p.Wq * 4 >= fast.TILE_BYTES["taps"] // 4
-    # dense: one group, so the 56 rows are split, into MIN_TILES bands of 7
+    # dense: one group and 64 output channels, so the 56 rows are split: 115.6M MACs, 6 times
+    # MIN_TILE_MACS, make 4 bands of 14 rows (a power of two, for even work per thread)
     x, w = np.zeros((1, 64, 56, 56), np.float32), np.zeros((64, 64, 3, 3), np.float32)
     p = fast.plan(check_conv_args(x, w, padding=1))
-    assert p.group_tile == 1 and p.row_tile == 56 // fast.MIN_TILES
+    assert 6 * fast.MIN_TILE_MACS <= 56 * 56 * 64 * 64 * 9 < 7 * fast.MIN_TILE_MACS
+    assert p.group_tile == 1 and p.row_tile == 14 and not p.out_tile
+
+
+def test_plan_splits_a_wide_layer_by_output_channels_and_joins_small_images(two_threads):
+    rng = np.random.default_rng(5)
+    # a 1x1 256 -> 1024 on 14 x 14 at batch 1: one band of rows holds the whole image, so
+    # its 51M MACs are split by output channels, two tiles of 512 (each >= MIN_TILE_MACS)
+    x = rng.standard_normal((1, 256, 14, 14), np.float32)
+    w = rng.standard_normal((1024, 256, 1, 1), np.float32)
+    p = fast.plan(check_conv_args(x, w))
+    assert p.pointwise and p.out_tile == 512 and p.row_tile == 14
+    # a 3x3 512 -> 512 on 7 x 7: columns are copied per tile, so pieces of 256 at least
+    x7 = rng.standard_normal((1, 512, 7, 7), np.float32)
+    w7 = rng.standard_normal((512, 512, 3, 3), np.float32)
+    assert fast.plan(check_conv_args(x7, w7, padding=1)).out_tile == 256
+    # depthwise 3x3 on 58 channels of 28 x 28 at batch 8: 190 KiB per image, so two images a tile
+    xd, wd = rng.standard_normal((8, 58, 28, 28), np.float32), rng.standard_normal((58, 1, 3, 3), np.float32)
+    pd = fast.plan(check_conv_args(xd, wd, padding=1, groups=58))
+    assert pd.method == "taps" and pd.image_tile == 2
+    xc, wc = rng.standard_normal((8, 232, 7, 7), np.float32), rng.standard_normal((232, 1, 3, 3), np.float32)
+    pc = fast.plan(check_conv_args(xc, wc, padding=1, groups=232))
+    assert pc.method == "channels_last" and pc.image_tile == 8
+    for xs, ws, kw in ((x, w, {}), (x7, w7, {"padding": 1}), (xd, wd, {"padding": 1, "groups": 58}),
+                       (xc, wc, {"padding": 1, "groups": 232}), (xd[:5], wd, {"padding": 1, "groups": 58})):
+        x64, w64 = xs.astype(np.float64), ws.astype(np.float64)
+        np.testing.assert_allclose(gl.conv2d(x64, w64, **kw), gl.conv2d_im2col(x64, w64, **kw),
+                                   **TOL[np.dtype(np.float64)])
+
+
+def test_narrow_maps_copy_exact_windows_and_match_naive(two_threads):
+    # 64 output channels per group on narrow maps: each tap's window is copied, not the
+    # wrapped columns of every row; strides, dilations and padding through the same path
+    rng = np.random.default_rng(6)
+    for stride, dilation, padding in ((1, 1, 1), (2, 1, (1, 2)), (1, 2, 2), ((2, 1), (1, 2), 0)):
+        x, w = rng.standard_normal((2, 16, 9, 9)), rng.standard_normal((128, 8, 3, 3))
+        kw = dict(stride=stride, dilation=dilation, padding=padding, groups=2)
+        a = check_conv_args(x, w, **kw)
+        p = fast.plan(a)
+        assert p.method == "gemm" and not p.direct and 8 * (p.Wq - a.out_spatial[1]) > a.out_spatial[1]
+        for tile_bytes in TILES.values():
+            np.testing.assert_allclose(run_fast(x, w, None, None, tile_bytes, **kw),
+                                       gl.conv2d_naive(x, w, **kw), **TOL[np.dtype(np.float64)])
 
 
 @pytest.mark.parametrize(("bad", "error", "message"), [
