@@ -17,9 +17,10 @@ memory gconv_lib allocates in one call, measured by :mod:`tracemalloc` in a sepa
 untimed call, both in MiB and as a multiple of the bytes of input + weight + output
 (for ``backward``: input, weight, ``grad_output`` and the three gradients).
 
-For every depthwise layer (one input channel per group) the table also gives **pure
-NumPy's floor** (:func:`floor_call`), timed in the same rounds: ``kH * kW`` multiply and
-add passes over the output's element count, in cache-sized chunks, on the same threads;
+For every depthwise layer (one input channel per group; 1-d, 2-d, 3-d or transposed) the
+table also gives **pure NumPy's floor** (:func:`floor_call`), timed in the same rounds:
+``kH * kW`` multiply and add passes over the output's element count, in cache-sized chunks,
+on the same threads;
 no NumPy code can compute the layer in less, so it, not torch, is the target there.
 
 Times move with the machine: on the 2-core VM this was written on, torch's depthwise layers
@@ -173,13 +174,16 @@ def calls(layer: Layer, x: np.ndarray, w: np.ndarray):
 
 def floor_call(layer: Layer, chunk_bytes: int = 1 << 20):
     """Pure NumPy's floor for a depthwise ``layer``: a function that runs ``kH * kW`` multiply
-    passes and ``kH * kW - 1`` add passes over the output's element count.
+    passes and ``kH * kW - 1`` add passes over the output's element count (``k ** nd`` taps
+    in ``nd`` dimensions; for a transposed layer over its multiply-adds / taps values, the
+    input's positions times the output channels per group).
 
     The passes run chunk by chunk (``chunk_bytes`` per chunk, so that the accumulator stays
     in the cache) on gconv_lib's threads, as its own depthwise tiles do; what they leave
     out (copying the input's windows, writing the output) only adds to gconv_lib's time.
     """
-    n_taps, size = layer.kernel_size ** layer.nd, layer.batch * layer.out_channels * prod(layer.out_spatial)
+    n_taps = layer.kernel_size ** layer.nd
+    size = layer.macs() // n_taps  # the output's element count, for a forward layer
     rng = np.random.default_rng(2)
     src, taps = rng.standard_normal(size, dtype=np.float32), rng.standard_normal(n_taps, dtype=np.float32)
     step = max(1, chunk_bytes // src.itemsize)

@@ -61,8 +61,9 @@ class Layer:
 
     @property
     def depthwise(self) -> bool:
-        """A forward 2-d layer with one input channel per group: the floor applies."""
-        return self.op == "conv" and self.nd == 2 and self.in_channels == self.groups
+        """One input channel per group, a forward (1, 2 or 3-d) or transposed layer: the
+        floor applies (a backward pass also computes the weight's gradient, a reduction)."""
+        return self.op in ("conv", "transposed") and self.in_channels == self.groups
 
     @property
     def shape(self) -> str:

@@ -109,7 +109,8 @@ TINY_KINDS = (
 def test_every_kind_of_call_matches_torch_and_counts_its_bytes():
     results = bench.run_suite(TINY_KINDS, repeats=1, threads=1)
     backward, transposed, conv1d, conv3d = results
-    assert all(r.max_abs_diff < 1e-4 and r.floor is None for r in results)
+    assert all(r.max_abs_diff < 1e-4 for r in results)
+    assert conv1d.floor > 0 and backward.floor is transposed.floor is conv3d.floor is None  # depthwise 1-d
     x, w = transposed.layer.arrays()
     assert w.shape == (4, 3, 4, 4)
     out = gl.conv_transpose2d(x, w, **transposed.layer.kwargs)
@@ -132,6 +133,35 @@ def test_depthwise_layers_get_the_floor():
     table = bench.to_markdown([bench.run_layer(TINY[0], repeats=1), result], threads=1, repeats=1)
     assert "Depthwise, gconv_lib/floor: median" in table and "Not depthwise" in table
     assert table.splitlines()[-1].startswith("Median ratio")
+
+
+@pytest.mark.parametrize(("layer", "taps", "values"), [
+    (bench.Layer("dw 1-d", 4, 4, 5, 20, groups=4, padding=2, nd=1, batch=2), 5, 2 * 4 * 20),
+    (bench.Layer("dw 3-d", 3, 3, 3, (4, 5, 5), groups=3, padding=1, nd=3, batch=1), 27, 3 * 4 * 5 * 5),
+    (bench.Layer("dw x2", 3, 6, 3, 8, groups=3, padding=1, batch=1), 9, 6 * 8 * 8),  # multiplier 2
+    # transposed, stride 2: each of the 4 x 4 input values of a channel meets the 9 taps
+    (bench.Layer("dw up", 3, 3, 3, 4, groups=3, stride=2, op="transposed", batch=2), 9, 2 * 3 * 4 * 4),
+])
+def test_every_depthwise_layer_gets_a_floor_of_one_pass_per_tap(monkeypatch, layer, taps, values):
+    assert layer.depthwise
+    assert not bench.Layer("grouped", 4, 4, 3, 8, groups=2).depthwise
+    assert not bench.Layer("dw backward", 3, 3, 3, 8, groups=3, op="backward").depthwise
+    passes = []
+
+    class CountingNumPy:  # NumPy, with the floor's multiply passes counted
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def multiply(src, tap, out):
+            passes.append(src.size)
+            return np.multiply(src, tap, out=out)
+
+    monkeypatch.setattr(bench, "np", CountingNumPy())
+    bench.floor_call(layer)()
+    monkeypatch.undo()
+    assert len(passes) == taps and set(passes) == {values}
+    assert bench.run_layer(layer, repeats=1).floor > 0
 
 
 def test_the_floor_runs_its_passes_on_every_chunk(monkeypatch):
