@@ -107,6 +107,51 @@ def time_calls(fns, repeats: int = 5, warmup: int = 1, rounds: int = 2) -> list[
     return [statistics.median(seconds) for seconds in times]
 
 
+def time_in_numpy(fn, names=("matmul", "copyto", "einsum", "multiply"), repeats: int = 5,
+                  module=fast) -> dict:
+    """Where one call of ``fn()`` spends its time: seconds per call inside each NumPy function
+    ``names`` that ``module`` (by default :mod:`gconv_lib.fast`) calls, and ``"total"``.
+
+    ``module``'s name ``np`` is swapped, during the calls, for NumPy with those functions
+    timed; the rest (Python, NumPy calls not named, ``+=``) is ``total`` minus their sum.
+    Run it with one thread (:func:`set_threads`): with more, the workers' times add up
+    and can exceed the wall time. Returns the mean over ``repeats`` calls after one untimed.
+
+    Examples
+    --------
+    >>> x, w = np.ones((1, 8, 16, 16), np.float32), np.ones((8, 8, 3, 3), np.float32)
+    >>> split = time_in_numpy(lambda: conv2d(x, w, padding=1), repeats=2)
+    >>> sorted(split), split["matmul"] > 0, split["matmul"] + split["copyto"] < split["total"]
+    (['copyto', 'einsum', 'matmul', 'multiply', 'total'], True, True)
+    """
+    seconds = dict.fromkeys(names, 0.0)
+
+    class TimedNumPy:  # NumPy, with the named functions' time added up
+        def __getattr__(self, name):
+            function = getattr(np, name)
+            if name not in seconds:
+                return function
+
+            def timed(*args, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    seconds[name] += time.perf_counter() - start
+            return timed
+
+    fn()
+    real, module.np = module.np, TimedNumPy()
+    try:
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        total = time.perf_counter() - start
+    finally:
+        module.np = real
+    return {**{name: t / repeats for name, t in seconds.items()}, "total": total / repeats}
+
+
 def peak_memory(fn) -> int:
     """Peak bytes that Python-visible allocations (NumPy's included) reach during ``fn()``.
 

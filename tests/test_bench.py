@@ -212,3 +212,24 @@ def test_an_unknown_suite_is_refused(capsys):
         bench.main(["--suite", "layers,videos"])
     err = capsys.readouterr().err
     assert "--suite must name suites among layers, small" in err and "but got videos" in err
+
+
+def test_time_in_numpy_splits_a_call_and_puts_numpy_back(monkeypatch):
+    fake = iter(range(1000))
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(fake)))
+    x, w = np.ones((1, 4, 6, 6), np.float32), np.ones((4, 4, 3, 3), np.float32)
+    before = gl.fast.np
+    split = bench.time_in_numpy(lambda: gl.conv2d(x, w, padding=1), names=("matmul",), repeats=2)
+    assert gl.fast.np is before  # swapped back
+    # one tile a call, one product a tile: each timed product reads the fake clock twice,
+    # one tick apart; the whole timed loop spans both calls' ticks and the products'
+    assert split["matmul"] == 1.0 and split["total"] == 2.5
+    calls = []
+
+    def fails_when_timed():  # the first, untimed call passes
+        calls.append(gl.fast.np)
+        return 1 / (len(calls) == 1)
+
+    with pytest.raises(ZeroDivisionError):
+        bench.time_in_numpy(fails_when_timed)
+    assert calls[0] is before and calls[1] is not before and gl.fast.np is before
