@@ -176,6 +176,21 @@ def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) 
     return p
 
 
+def layer_plan(input, weight, stride=1, padding=0, dilation=1, groups=1) -> Plan:
+    """The :class:`Plan` that ``gl.conv2d(input, weight, ...)`` follows: its method and tiles.
+
+    Examples
+    --------
+    >>> x = np.zeros((1, 256, 56, 56), np.float32)
+    >>> layer_plan(x, np.zeros((256, 8, 3, 3), np.float32), padding=1, groups=32).method
+    'gemm'
+    >>> layer_plan(x, np.zeros((256, 1, 3, 3), np.float32), padding=1, groups=256).method
+    'channels_last'
+    """
+    a = check_conv_args(input, weight, None, stride, padding, dilation, groups, nd=2)
+    return plan(a)
+
+
 #: How many plans :func:`plan` keeps.
 KEPT_PLANS = 256
 _PLANS: dict = {}
