@@ -20,8 +20,11 @@ untimed call, both in MiB and as a multiple of the bytes of input + weight + out
 For every depthwise layer (one input channel per group; 1-d, 2-d, 3-d or transposed) the
 table also gives **pure NumPy's floor** (:func:`floor_call`), timed in the same rounds:
 ``kH * kW`` multiply and add passes over the output's element count, in cache-sized chunks,
-on the same threads;
-no NumPy code can compute the layer in less, so it, not torch, is the target there.
+on the same threads: the time of the plain element-wise way to compute the layer, without
+even its copies. It is the yardstick for depthwise layers, not torch: pure NumPy cannot do
+them the way a compiled kernel does. (It is not a strict lower bound: ``np.einsum``, which
+gconv_lib's ``"channels_last"`` path uses, adds each product as it makes it, one pass per
+tap, and its sums alone can take less than the floor.)
 
 Times move with the machine: on the 2-core VM this was written on, torch's depthwise layers
 took 2-3x longer in some processes than in others (with glibc's ``MALLOC_MMAP_THRESHOLD_``
@@ -113,9 +116,11 @@ def time_in_numpy(fn, names=("matmul", "copyto", "einsum", "multiply"), repeats:
     ``names`` that ``module`` (by default :mod:`gconv_lib.fast`) calls, and ``"total"``.
 
     ``module``'s name ``np`` is swapped, during the calls, for NumPy with those functions
-    timed; the rest (Python, NumPy calls not named, ``+=``) is ``total`` minus their sum.
-    Run it with one thread (:func:`set_threads`): with more, the workers' times add up
-    and can exceed the wall time. Returns the mean over ``repeats`` calls after one untimed.
+    timed; the rest (Python, NumPy calls not named, ``+=``, and the timing wrappers' own
+    overhead) is ``total`` minus their sum, and ``total`` is measured with the wrappers in
+    place. Run it with one thread (:func:`set_threads`): with more, the workers' times add
+    up and can exceed the wall time. Returns the mean over ``repeats`` calls after one
+    untimed.
 
     Examples
     --------

@@ -20,17 +20,18 @@ this module does the same arithmetic in an order that is kind to memory and core
    and contiguous element-wise loops (NumPy's SIMD loops need contiguous data).
 3. **Two ways to sum over taps**, chosen per layer by :func:`plan`:
 
-   * ``"gemm"`` (a group sees several input channels): copy the ``C_in/G * kH * kW`` shifted
-     slices of a tile into a column buffer ``(G_t, C_in/G * kH * kW, L_t)`` and multiply by
-     the weight ``(G_t, C_out/G, C_in/G * kH * kW)``, one BLAS matrix product per group.
+   * ``"gemm"`` (a group sees several input channels, or one and more than four outputs):
+     copy the ``C_in/G * kH * kW`` shifted slices of a tile into a column buffer
+     ``(G_t, C_in/G * kH * kW, L_t)`` and multiply by the weight ``(G_t, C_out/G, C_in/G *
+     kH * kW)``: one ``np.matmul`` call per tile, a stack of one BLAS product per group.
      This is im2col, but only for a tile, never for the whole input. On narrow maps (the
      wrapped columns more than an eighth of a row) with at least 64 output channels per
      group, each tap's exact ``(rows, W_out)`` window is copied instead: slower copies,
      but a product without the wrapped columns (2 of 9 on a 3x3 layer's 7 columns). Two
      special cases skip the column buffer (:class:`Plan`): *pointwise* layers (1x1,
      stride 1, no padding) multiply the input's rows themselves, and *direct* tiles (a
-     group with many more inputs than outputs) run one product per tap on the shifted
-     rows and add them.
+     group with at least 16 inputs and at least twice as many inputs as outputs) run one
+     product per tap on the shifted rows and add them.
    * ``"taps"`` (depthwise: one input channel per group): no column buffer;
      ``acc += w[:, tap] * shifted_slice`` over the ``kH * kW`` taps, two element-wise
      passes per tap over a tile of about 1 MiB, which stays in the CPU's caches.
@@ -44,15 +45,17 @@ this module does the same arithmetic in an order that is kind to memory and core
      On ConvNeXt's 7x7 layers at 28, 14 and 7 pixels about 1.2-1.4x pure NumPy's floor
      (the two passes per tap), where ``"taps"`` took 3-6x.
 
-4. **Tiles and threads.** The work is cut into tiles: one image, a range of groups, a band
-   of output rows, sized by :data:`TILE_BYTES`, then cut further for the threads while
-   each tile stays large (:func:`plan`): ``"gemm"`` tiles of at least
-   :data:`MIN_TILE_MACS` multiply-adds, in a power-of-two count up to :data:`MIN_TILES`,
-   split by groups, then by output channels (a wide layer on a small map: ResNet's last
-   stages at batch 1), then by rows; element-wise tiles of at least a quarter of
-   :data:`TILE_BYTES`, and several small images in one tile (a tile's NumPy calls then
-   work on more values each: a 58-channel 28 x 28 depthwise layer at batch 8 runs two
-   images a tile).
+4. **Tiles and threads.** The work is cut into tiles: one image or several, a range of
+   groups (and of a group's output channels), a band of output rows. Tiles are sized by
+   the bytes of their buffers, :data:`TILE_BYTES` (for ``"gemm"`` the column buffer,
+   about ``kH * kW`` times the tile's input whatever the groups), and then cut further
+   for the threads while each stays large (:func:`plan`): into a power-of-two count, up
+   to :data:`MIN_TILES`, of ``"gemm"`` tiles that keep at least :data:`MIN_TILE_MACS`
+   multiply-adds each, split by groups, then by output channels (a wide layer on a small
+   map: ResNet's last stages at batch 1), then by rows; element-wise tiles stay at least
+   a quarter of :data:`TILE_BYTES`, and several small images share one (its NumPy calls
+   then work on more values each: a 58-channel 28 x 28 depthwise layer at batch 8 runs
+   two images a tile).
    :func:`~gconv_lib.threads.get_num_threads` workers take tiles from a shared list; each
    reuses its own scratch buffers for every tile it runs. NumPy's element-wise loops,
    copies and BLAS release the GIL, so the workers really run at once. While ``"gemm"``
@@ -130,6 +133,7 @@ class Plan:
     Hq, Wq : int
         Rows and columns of one phase; the output is computed on ``(H_out, Wq)``.
     method : {"gemm", "taps", "channels_last"}
+        How the taps are summed (module docstring, item 3).
     group_tile, row_tile : int
         Groups and output rows per tile.
     pointwise : bool
@@ -158,6 +162,20 @@ class Plan:
     direct: bool = False
     out_tile: int = 0
     image_tile: int = 1
+
+    def n_tiles(self, batch: int, groups: int, out_channels: int, out_rows: int) -> int:
+        """How many tiles a call with this plan runs (``out_rows``: ``H_out``).
+
+        Examples
+        --------
+        >>> x = np.zeros((1, 256, 56, 56), np.float32)
+        >>> layer_plan(x, np.zeros((256, 8, 3, 3), np.float32), padding=1, groups=32).n_tiles(1, 32, 256, 56)
+        16
+        """
+        per_group = out_channels // groups
+        outs = -(-per_group // self.out_tile) if self.out_tile else 1
+        return (-(-batch // self.image_tile) * -(-groups // self.group_tile) * outs
+                * -(-out_rows // self.row_tile))
 
 
 def plan(a: ConvArgs, method: str | None = None, tile_bytes: int | None = None) -> Plan:

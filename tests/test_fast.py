@@ -351,3 +351,20 @@ def test_direct_is_chosen_for_many_inputs_per_output_only():
     assert direct(256, 128, 8) and direct(64, 32, 1)
     assert not direct(64, 64, 1) and not direct(64, 256, 16) and not direct(16, 8, 2)  # 8 inputs per group
     assert not direct(64, 16, 1, k=1)  # pointwise: no shifts at all
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "kwargs"), [
+    ((1, 256, 56, 56), (256, 8, 3, 3), {"padding": 1, "groups": 32}),  # groups, then rows
+    ((1, 256, 14, 14), (1024, 256, 1, 1), {}),  # split by output channels
+    ((8, 58, 28, 28), (58, 1, 3, 3), {"padding": 1, "groups": 58}),  # two images a tile
+    ((8, 232, 7, 7), (232, 1, 3, 3), {"padding": 1, "groups": 232}),  # channels_last, 8 images
+    ((3, 64, 40, 40), (64, 64, 3, 3), {"padding": 1}),  # rows
+])
+def test_plan_counts_the_tiles_a_call_runs(monkeypatch, x_shape, w_shape, kwargs):
+    seen = []
+    monkeypatch.setattr(fast, "run_jobs", lambda jobs, make, **kw: seen.append(len(jobs)))
+    x, w = np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32)
+    gl.conv2d(x, w, **kwargs)
+    p = fast.layer_plan(x, w, **kwargs)
+    h_out = fast.check_conv_args(x, w, **kwargs, nd=2).out_spatial[0]
+    assert seen == [p.n_tiles(x_shape[0], kwargs.get("groups", 1), w_shape[0], h_out)]
