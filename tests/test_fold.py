@@ -110,3 +110,35 @@ def test_conv3d_depthwise_by_slabs(n, channels, kernel, stride, dilation, paddin
 def test_conv3d_depthwise_with_padding_larger_than_the_input():
     rng = np.random.default_rng(6)
     check(rng.standard_normal((1, 3, 1, 2, 1)), rng.standard_normal((3, 1, 3, 3, 3)), padding=2, groups=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 7),
+       st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+       st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 2)),
+       st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)), st.integers(0, 3))
+def test_conv3d_depthwise_stride_1_by_flat_shifts(n, channels, kernel, dilation, padding, extra):
+    # stride 1 takes the flat shifts; padding up to 3 reaches past some inputs
+    rng = np.random.default_rng(1)
+    size = [(k - 1) * d + 1 + extra for k, d in zip(kernel, dilation)]
+    x = rng.standard_normal((n, channels, *size))
+    w = rng.standard_normal((channels, 1, *kernel))
+    check(x, w, padding=padding, dilation=dilation, groups=channels)
+
+
+def test_conv3d_depthwise_flat_shifts_are_bit_identical_across_threads(monkeypatch):
+    calls = []
+    real = fold._depthwise3d_shifts
+    monkeypatch.setattr(fold, "_depthwise3d_shifts", lambda a: calls.append(a) or real(a))
+    x = np.random.default_rng(2).standard_normal((2, 40, 6, 9, 11)).astype(np.float32)
+    w = np.random.default_rng(3).standard_normal((40, 1, 3, 3, 3)).astype(np.float32)
+    before, results = gl.get_num_threads(), []
+    try:
+        for count in (1, 2, 3):
+            gl.set_num_threads(count)
+            results.append(gl.conv3d(x, w, padding=(1, 2, 0), groups=40))
+    finally:
+        gl.set_num_threads(before)
+    assert len(calls) == 3  # the flat shifts ran, not the slabs
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
