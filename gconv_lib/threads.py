@@ -6,11 +6,15 @@ environment variable ``GCONV_NUM_THREADS`` (a positive integer), else the number
 :mod:`gconv_lib.transpose` (``conv_transpose2d``, and so ``conv2d_backward``) use them.
 
 **The pool.** :func:`run_jobs` splits a call's work between workers, and
-:func:`run_in_pool` submits them to one shared
-``ThreadPoolExecutor`` under a lock, the same lock :func:`set_num_threads` takes to swap in
-a new pool; the old pool finishes the work already given to it and then stops. So changing
-the count while other threads convolve never fails a call, and a call started before the
-change still gets every worker it asked for.
+:func:`run_in_pool` hands them to ``get_num_threads() - 1`` threads that each wait on an
+Event of their own (:class:`_Workers`): handing a call to them and waiting for them took
+about 30 us on the project's 2-vCPU VM, where a ``ThreadPoolExecutor`` took about 140 us
+(its queue, then its futures), as much as the arithmetic of a small layer. One call uses
+them at a time; a call that finds them busy (another thread is convolving) goes to one
+shared ``ThreadPoolExecutor`` instead. Both are swapped under the lock that
+:func:`set_num_threads` takes; the old ones finish the work already given to them and then
+stop. So changing the count while other threads convolve never fails a call, and a call
+started before the change still gets every worker it asked for.
 
 **Their buffers.** Each thread keeps the scratch buffers its tiles used
 (:func:`thread_buffers`) for its next call, up to :data:`KEEP_BYTES` each. A fresh
@@ -91,15 +95,17 @@ def set_num_threads(n) -> None:
     2
     >>> set_num_threads(before)
     """
-    global _NUM_THREADS, _POOL
+    global _NUM_THREADS, _POOL, _WORKERS
     n = check_num_threads(n)
     with _POOL_LOCK:
-        old = _POOL if n != _NUM_THREADS else None
-        if old is not None:
-            _POOL = None
+        old = (_POOL, _WORKERS) if n != _NUM_THREADS else (None, None)
+        if n != _NUM_THREADS:
+            _POOL = _WORKERS = None
         _NUM_THREADS = n
-    if old is not None:
-        old.shutdown(wait=False)  # its queued work still runs; then its threads end
+    if old[0] is not None:
+        old[0].shutdown(wait=False)  # its queued work still runs; then its threads end
+    if old[1] is not None:
+        old[1].retire()  # a call using them ends first; then their threads end
 
 
 #: Multiply-adds (or element-wise operations) that one more worker must get before
@@ -108,18 +114,117 @@ def set_num_threads(n) -> None:
 WORK_PER_WORKER = 4_000_000
 
 
+class _Workers:
+    """``get_num_threads() - 1`` threads, each waiting on its own :class:`threading.Event`.
+
+    A call hands its work to them and waits for them with one Event each way: on the
+    project's 2-vCPU VM a round trip took about 30 us, where a ``ThreadPoolExecutor``'s
+    queue and futures took about 140 us, as much as the arithmetic of a small layer. One
+    call uses them at a time (:meth:`claim`); a call that finds them busy, or wants more
+    workers than they are, uses the executor.
+    """
+
+    def __init__(self, n: int):
+        self.lock, self.busy, self.retired = threading.Lock(), False, False
+        self.slots = [_Slot(f"gconv_lib_worker_{k}") for k in range(n)]
+
+    def claim(self, workers: int) -> bool:
+        """Take the first ``workers`` threads for one call; False when they cannot be had."""
+        with self.lock:
+            if self.busy or self.retired or workers > len(self.slots):
+                return False
+            self.busy = True
+            return True
+
+    def run(self, work, workers: int, here: bool) -> None:
+        """Run ``work()`` on ``workers`` of them (after :meth:`claim`) and, with ``here``, on
+        the calling thread; return when all are done, then raise the first error."""
+        try:
+            slots = self.slots[:workers]
+            for slot in slots:
+                slot.give(work)
+            error = None
+            if here:
+                try:
+                    work()
+                except BaseException as e:  # raised once the workers have ended too
+                    error = e
+            for slot in slots:
+                slot.done.wait()
+            for slot in slots:
+                if slot.error is not None:
+                    raise slot.error
+            if error is not None:
+                raise error
+        finally:
+            with self.lock:
+                self.busy, stop = False, self.retired
+            if stop:
+                self.stop()
+
+    def retire(self) -> None:
+        """Stop the threads now, or when the call using them ends."""
+        with self.lock:
+            self.retired, stop = True, not self.busy
+        if stop:
+            self.stop()
+
+    def stop(self) -> None:
+        for slot in self.slots:
+            slot.give(None)
+
+
+class _Slot:
+    """One worker thread: it runs what :meth:`give` hands it, and stops on ``None``."""
+
+    def __init__(self, name: str):
+        self.start, self.done = threading.Event(), threading.Event()
+        self.work = self.error = None
+        threading.Thread(target=self.loop, name=name, daemon=True).start()
+
+    def give(self, work) -> None:
+        self.work, self.error = work, None
+        self.done.clear()
+        self.start.set()
+
+    def loop(self) -> None:
+        while True:
+            self.start.wait()
+            self.start.clear()
+            work = self.work
+            if work is None:
+                return
+            try:
+                work()
+            except BaseException as e:  # raised by the caller
+                self.error = e
+            finally:
+                self.done.set()
+
+
+_WORKERS: _Workers | None = None
+
+
 def run_in_pool(work, workers: int, here: bool = False) -> None:
     """Run ``work()`` on ``workers`` threads of the pool at once; return when all are done.
 
     With ``here``, one more ``work()`` runs on the calling thread meanwhile (so a call that
     wants two workers wakes one pool thread, not two, and does not sit idle). The first
-    exception raised by a worker is raised here, after every worker has ended.
+    exception raised by a worker is raised here, after every worker has ended. The
+    workers are :class:`_Workers` when they are free, else a ``ThreadPoolExecutor``.
     """
-    global _POOL
+    global _POOL, _WORKERS
     with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(_NUM_THREADS, thread_name_prefix="gconv_lib")
-        futures = [_POOL.submit(work) for _ in range(workers)]
+        if _WORKERS is None:
+            _WORKERS = _Workers(max(0, _NUM_THREADS - 1))
+        fast = _WORKERS if _WORKERS.claim(workers) else None
+        if fast is None:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(_NUM_THREADS, thread_name_prefix="gconv_lib")
+            futures = [_POOL.submit(work) for _ in range(workers)]
+    if fast is not None:
+        fast.run(work, workers, here)
+        return
     error = None
     if here:
         try:
@@ -213,7 +318,8 @@ class _OneBlasThread:
     def __enter__(self):
         with self.lock:
             if self.depth == 0:
-                self.saved = [(lib, lib.num_threads) for lib in _blas_libraries() if lib.num_threads != 1]
+                counts = [(lib, lib.num_threads) for lib in _blas_libraries()]  # one query each
+                self.saved = [(lib, count) for lib, count in counts if count != 1]
                 for lib, _ in self.saved:
                     lib.set_num_threads(1)
             self.depth += 1
@@ -237,8 +343,8 @@ one_blas_thread = _OneBlasThread()
 
 def _after_fork_in_child():
     """A forked child has none of the parent's threads: a new pool, and BLAS given back."""
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()
+    global _POOL, _POOL_LOCK, _WORKERS
+    _POOL, _POOL_LOCK, _WORKERS = None, threading.Lock(), None
     if one_blas_thread.depth:  # the calls that held BLAS do not exist in the child
         one_blas_thread.restore()
     one_blas_thread.reset()

@@ -255,3 +255,48 @@ def test_the_calling_thread_s_error_waits_for_the_pool(two_threads):
     with pytest.raises(RuntimeError, match="caller failed"):
         threads.run_in_pool(work, 1, here=True)
     assert finished == [1]
+
+
+def test_a_call_hands_work_to_the_waiting_workers_and_a_concurrent_one_to_the_executor(two_threads):
+    names, inside, release = [], threading.Event(), threading.Event()
+
+    def record():
+        names.append(threading.current_thread().name)
+
+    threads.run_in_pool(record, 1)
+    assert names == ["gconv_lib_worker_0"]  # the Event worker, not the executor's thread
+
+    def hold():  # keeps the Event worker busy until released
+        inside.set()
+        release.wait(10)
+
+    first = threading.Thread(target=threads.run_in_pool, args=(hold, 1))
+    first.start()
+    assert inside.wait(10)
+    names.clear()
+    threads.run_in_pool(record, 1)  # the workers are taken: the executor runs it
+    assert len(names) == 1 and names[0].startswith("gconv_lib_") and "worker" not in names[0]
+    release.set()
+    first.join(10)
+    assert not first.is_alive()
+
+
+def test_changing_the_count_ends_the_old_workers_after_their_call(two_threads):
+    release, started = threading.Event(), threading.Event()
+    threads.run_in_pool(lambda: None, 1)  # the workers exist
+    old = [t for t in threading.enumerate() if t.name == "gconv_lib_worker_0"]
+    assert len(old) == 1
+    caller = threading.Thread(target=threads.run_in_pool,
+                              args=(lambda: (started.set(), release.wait(10)), 1))
+    caller.start()
+    assert started.wait(10)
+    gl.set_num_threads(3)  # while the old workers run a call
+    assert all(t.is_alive() for t in old)
+    release.set()
+    caller.join(10)
+    for t in old:
+        t.join(10)
+        assert not t.is_alive()  # retired once their call ended
+    names = []
+    threads.run_in_pool(lambda: names.append(threading.current_thread().name), 2)
+    assert sorted(names) == ["gconv_lib_worker_0", "gconv_lib_worker_1"]  # a new set
