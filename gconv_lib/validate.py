@@ -143,7 +143,7 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
 
 def _is_int(v) -> bool:
     """An int or a NumPy integer, not a bool."""
-    return isinstance(v, Integral) and not isinstance(v, bool)
+    return type(v) is int or (isinstance(v, Integral) and not isinstance(v, bool))  # int first: fast
 
 
 def _require_int(value, name: str, where: str = "") -> None:
