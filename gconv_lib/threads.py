@@ -151,11 +151,11 @@ class _Workers:
                     error = e
             for slot in slots:
                 slot.done.wait()
+            errors = [slot.error for slot in slots if slot.error is not None] + [error] * (error is not None)
             for slot in slots:
-                if slot.error is not None:
-                    raise slot.error
-            if error is not None:
-                raise error
+                slot.error = None  # nor to its frames, through a traceback
+            if errors:
+                raise errors[0]
         finally:
             with self.lock:
                 self.busy, stop = False, self.retired
@@ -191,7 +191,7 @@ class _Slot:
         while True:
             self.start.wait()
             self.start.clear()
-            work = self.work
+            work, self.work = self.work, None  # no reference to the call's arrays after it
             if work is None:
                 return
             try:
@@ -199,6 +199,7 @@ class _Slot:
             except BaseException as e:  # raised by the caller
                 self.error = e
             finally:
+                del work
                 self.done.set()
 
 

@@ -300,3 +300,22 @@ def test_changing_the_count_ends_the_old_workers_after_their_call(two_threads):
     names = []
     threads.run_in_pool(lambda: names.append(threading.current_thread().name), 2)
     assert sorted(names) == ["gconv_lib_worker_0", "gconv_lib_worker_1"]  # a new set
+
+
+def test_the_workers_keep_no_reference_to_a_call_s_arrays(two_threads):
+    import gc
+    import weakref
+    x = np.ones((1, 32, 64, 64), np.float32)
+    w = np.ones((32, 32, 3, 3), np.float32)
+    out = gl.conv2d(x, w, padding=1)  # 38M multiply-adds: both workers
+    refs = [weakref.ref(a) for a in (x, w, out)]
+    del x, w, out
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
+
+    def fail():
+        raise RuntimeError("worker failed")
+
+    with pytest.raises(RuntimeError):
+        threads.run_in_pool(fail, 1)
+    assert all(slot.error is None for slot in threads._WORKERS.slots)
