@@ -151,7 +151,9 @@ class _Workers:
                     error = e
             for slot in slots:
                 slot.done.wait()
-            errors = [slot.error for slot in slots if slot.error is not None] + [error] * (error is not None)
+            errors = [slot.error for slot in slots if slot.error is not None]
+            if error is not None:  # the calling thread's, after the workers'
+                errors.append(error)
             for slot in slots:
                 slot.error = None  # nor to its frames, through a traceback
             if errors:
