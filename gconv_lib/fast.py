@@ -52,7 +52,10 @@ this module does the same arithmetic in an order that is kind to memory and core
    for the threads while each stays large (:func:`plan`): into a power-of-two count, up
    to :data:`MIN_TILES`, of ``"gemm"`` tiles that keep at least :data:`MIN_TILE_MACS`
    multiply-adds each, split by groups, then by output channels (a wide layer on a small
-   map: ResNet's last stages at batch 1), then by rows; element-wise tiles stay at least
+   map: ResNet's last stages at batch 1), then by rows while each band keeps at least
+   :data:`MIN_SPAN` columns for its product (BLAS runs thin products slowly: ResNet-50's
+   3x3 layers on 14 x 14 and 7 x 7 at batch 1 took 1.2-1.3x as long in four bands of a
+   few dozen columns as in two tiles of whole images); element-wise tiles stay at least
    a quarter of :data:`TILE_BYTES`, and several small images share one (its NumPy calls
    then work on more values each: a 58-channel 28 x 28 depthwise layer at batch 8 runs
    two images a tile).
@@ -118,6 +121,10 @@ MIN_TILE_MACS = 16 << 20
 #: Output channels per tile at least when a group's output channels are split: pointwise
 #: tiles read the input as it is; others copy their columns, and take twice as many.
 MIN_OUT_TILE = 128
+#: Columns (output values per channel, wrapped ones included) that a ``"gemm"`` tile's
+#: product keeps at least when a call is cut into more tiles for the threads: BLAS runs
+#: thin products slower (256 x 4608 x 21 at 66 GFLOP/s, x 49 at 89, one thread).
+MIN_SPAN = 400
 
 
 @dataclass(frozen=True)
@@ -267,7 +274,15 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
         smallest = MIN_OUT_TILE if pointwise else 2 * MIN_OUT_TILE
         n_outs = max(1, min(out_per_group // smallest, -(-want // (n_batch * n_groups * n_rows))))
     if n_batch * n_groups * n_outs * n_rows < want:
-        n_rows = min(h_out, max(n_rows, -(-want // (n_batch * n_groups * n_outs))))
+        most = h_out  # a "gemm" tile's product keeps MIN_SPAN columns at least
+        if method == "gemm" and not pointwise:
+            most = max(n_rows, h_out * wq // MIN_SPAN)
+        n_rows = min(most, max(n_rows, -(-want // (n_batch * n_groups * n_outs))))
+    if method == "gemm" and want > 1 == n_batch * n_groups * n_outs * n_rows:  # two tiles at least
+        if out_per_group >= 2 * MIN_OUT_TILE:
+            n_outs = 2
+        else:
+            n_rows = min(h_out, 2)
     group_tile, row_tile = -(-a.groups // n_groups), -(-h_out // n_rows)
     out_tile = -(-out_per_group // n_outs) if n_outs > 1 else 0
     images = 1

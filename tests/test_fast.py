@@ -126,6 +126,26 @@ def test_plan_cuts_a_single_image_into_several_tiles():
     assert p.group_tile == 1 and p.row_tile == 14 and not p.out_tile
 
 
+@pytest.mark.parametrize("c, size, stride, want", [
+    (256, 14, 1, (128, 14)),  # 14 rows of 16 columns: too few to split, so the outputs are
+    (512, 7, 1, (256, 7)),    # halved; 512 outputs were already split in pieces of 256
+    (256, 28, 2, (128, 14)),
+    (128, 28, 1, (0, 14)),    # 28 rows of 30 columns: two bands of 420 columns (not four)
+    (96, 56, 2, (0, 14)),     # 28 rows of 28: two bands, for two tiles at least
+])
+def test_plan_keeps_gemm_products_wide_when_it_splits_for_threads(c, size, stride, want):
+    # batch 1, dense 3x3 (or 2x2 stride 2): 4 tiles of MIN_TILE_MACS would cut the rows
+    # into bands of a few dozen columns, where BLAS runs thin products slowly
+    k = 2 if size == 56 else 3
+    x, w = np.zeros((1, c, size, size), np.float32), np.zeros((c if k == 3 else 2 * c, c, k, k), np.float32)
+    a = check_conv_args(x, w, stride=stride, padding=k // 2 if k == 3 else 0)
+    p = fast.plan(a)
+    assert (p.out_tile, p.row_tile) == want
+    h_out = a.out_spatial[0]
+    assert p.n_tiles(1, 1, w.shape[0], h_out) >= 2
+    assert p.row_tile * p.Wq >= fast.MIN_SPAN or p.row_tile >= -(-h_out // 2)
+
+
 def test_plan_splits_a_wide_layer_by_output_channels_and_joins_small_images(two_threads):
     rng = np.random.default_rng(5)
     # a 1x1 256 -> 1024 on 14 x 14 at batch 1: one band of rows holds the whole image, so
