@@ -55,10 +55,12 @@ this module does the same arithmetic in an order that is kind to memory and core
    map: ResNet's last stages at batch 1), then by rows while each band keeps at least
    :data:`MIN_SPAN` columns for its product (BLAS runs thin products slowly: ResNet-50's
    3x3 layers on 14 x 14 and 7 x 7 at batch 1 took 1.2-1.3x as long in four bands of a
-   few dozen columns as in two tiles of whole images); element-wise tiles stay at least
-   a quarter of :data:`TILE_BYTES`, and several small images share one (its NumPy calls
-   then work on more values each: a 58-channel 28 x 28 depthwise layer at batch 8 runs
-   two images a tile).
+   few dozen columns as in two tiles of whole images). Element-wise (``"taps"``,
+   ``"channels_last"``) tiles likewise keep :data:`MIN_TILE_PASSES` output values times
+   taps each, and a call of :data:`TWO_TILE_PASSES` or more gets two tiles; a
+   ``"channels_last"`` tile keeps 7 rows at least. Several small images share a tile (its
+   NumPy calls then work on more values each: a 58-channel 28 x 28 depthwise layer at
+   batch 8 runs four images a tile).
    :func:`~gconv_lib.threads.get_num_threads` workers take tiles from a shared list; each
    reuses its own scratch buffers for every tile it runs. NumPy's element-wise loops,
    copies and BLAS release the GIL, so the workers really run at once. While ``"gemm"``
@@ -115,12 +117,20 @@ from .validate import ConvArgs, check_conv_args
 #: (ResNeXt's 3x3 on 56 x 56 at batch 8 7.1 -> 5.2 ms, the 3-d g=32 layer 21 -> 15 ms),
 #: the networks' sums 0.95-1.00x; 8 MiB was slower on the backward suite.
 TILE_BYTES = {"gemm": 4 << 20, "taps": 1 << 20, "channels_last": 1 << 20}
-#: Cut a call into at least this many tiles (when it has that many groups or rows and the
-#: tiles stay at least a quarter of :data:`TILE_BYTES`), so a small batch keeps every worker busy.
+#: Cut a call into at most this many tiles for the threads (more only where tiles of
+#: :data:`TILE_BYTES` need more), so a small batch keeps every worker busy.
 MIN_TILES = 8
 #: Multiply-adds a ``"gemm"`` tile keeps at least when a layer is cut into more tiles for
 #: the threads (a tile costs tens of NumPy calls, and a copy of its columns).
 MIN_TILE_MACS = 16 << 20
+#: Output values times taps (two element-wise passes each) that a ``"taps"`` or
+#: ``"channels_last"`` tile keeps at least when a call is cut into more tiles for the threads.
+MIN_TILE_PASSES = 2 << 20
+#: An element-wise call of at least this many passes is cut into two tiles at least.
+#: Measured at batch 1 on the networks' depthwise layers, 2 threads: two tiles took 0.5-0.9x
+#: the time of the 3 to 7 smaller tiles made before (a 3x3 layer on 144 channels of 56 x 56:
+#: 1.0-2.0 -> 0.6-0.96 ms), and mostly 0.6-0.9x the time of one tile.
+TWO_TILE_PASSES = 1 << 20
 #: Output channels per tile at least when a group's output channels are split: pointwise
 #: tiles read the input as it is; others copy their columns, and take twice as many.
 MIN_OUT_TILE = 128
@@ -248,27 +258,29 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
     if method == "channels_last":  # every channel in each tile (the einsum's inner loop): split rows
         rows = max(1, min(h_out, tile_bytes // (w_out * item * a.groups)))
         n_rows = -(-h_out // rows)
-        want = max(1, h_out * w_out * item * a.groups // max(1, tile_bytes // 4))  # quarter tiles at least
-        n_rows = min(h_out, max(n_rows, min(MIN_TILES // max(1, a.input.shape[0]), want)))
-        images = _image_tile(a, h_out * w_out * item * a.groups, tile_bytes) if n_rows == 1 else 1
+        n_batch = max(1, a.input.shape[0])
+        want = _want(n_batch * h_out * w_out * a.groups * kh * kw, MIN_TILE_PASSES, TWO_TILE_PASSES)
+        # bands of 7 rows at least: a 7-row map cut 4 + 3 took 0.95-1.8x the time of one tile
+        n_rows = min(max(n_rows, h_out // 7), max(n_rows, -(-want // n_batch)))
+        images = _image_tile(a, h_out * w_out * item * a.groups, tile_bytes, want) if n_rows == 1 else 1
         return Plan(phases, taps, hq, wq, method, a.groups, -(-h_out // n_rows), image_tile=images)
     pointwise = (method == "gemm" and a.kernel == (1, 1) and a.stride == (1, 1)
                  and not any(sum(pair) for pair in a.padding))
     group_tile = max(1, min(a.groups, tile_bytes // (per_row * h_out)))
     row_tile = h_out if group_tile > 1 else max(1, min(h_out, tile_bytes // per_row))
-    # More tiles, for the threads, when each would still be large: "taps" tiles at least a
-    # quarter of tile_bytes, "gemm" tiles at least MIN_TILE_MACS multiply-adds (a tile costs
-    # tens of NumPy calls and a copy of its columns), at most MIN_TILES of them. Split groups
-    # first, then (one group per tile) output channels, then rows; tiles of equal size. Never
-    # from the thread count, so that the tiling, and with it every sum's order, is fixed.
+    # More tiles, for the threads, when each would still be large: "taps" tiles at least
+    # MIN_TILE_PASSES, "gemm" tiles at least MIN_TILE_MACS multiply-adds (a tile costs tens
+    # of NumPy calls and a copy of its columns), a power of two of them (two or four threads
+    # get equal shares), at most MIN_TILES. Split groups first, then (one group per tile)
+    # output channels, then rows; tiles of equal size. Never from the thread count, so
+    # that the tiling, and with it every sum's order, is fixed.
     n_groups, n_rows, n_outs = -(-a.groups // group_tile), -(-h_out // row_tile), 1
     n_batch = max(1, a.input.shape[0])
+    values = n_batch * h_out * w_out * a.out_channels  # the output's
     if method == "gemm":
-        macs = n_batch * h_out * w_out * a.out_channels * c_per_group * kh * kw
-        want = 1 << (min(MIN_TILES, max(1, macs // MIN_TILE_MACS)).bit_length() - 1)  # a power of two
+        want = _want(values * c_per_group * kh * kw, MIN_TILE_MACS)
     else:
-        per_image = max(1, per_row * h_out * a.groups // max(1, tile_bytes // 4))
-        want = min(MIN_TILES, n_batch * max(per_image, n_groups * n_rows))
+        want = _want(values * kh * kw, MIN_TILE_PASSES, TWO_TILE_PASSES)
     if n_batch * n_groups * n_rows < want:
         n_groups = min(a.groups, max(n_groups, -(-want // (n_batch * n_rows))))
     if method == "gemm" and n_groups == a.groups and n_batch * n_groups * n_rows < want:
@@ -290,18 +302,25 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
     out_tile = -(-out_per_group // n_outs) if n_outs > 1 else 0
     images = 1
     if method == "taps" and group_tile == a.groups and row_tile == h_out:
-        images = _image_tile(a, per_row * h_out * a.groups, tile_bytes)
+        images = _image_tile(a, per_row * h_out * a.groups, tile_bytes, want)
     direct = (method == "gemm" and not pointwise and c_per_group >= 16 and 2 * out_per_group <= c_per_group)
     return Plan(phases, taps, hq, wq, method, group_tile, row_tile, pointwise, direct, out_tile, images)
 
 
-def _image_tile(a: ConvArgs, image_bytes: int, tile_bytes: int) -> int:
+def _want(work: int, least: int, two: int | None = None) -> int:
+    """How many tiles a call of ``work`` is cut into for the threads: a power of two, at most
+    :data:`MIN_TILES`, of tiles of ``least`` work at least (one if the call is smaller), and
+    two at least if the call's work is ``two`` or more."""
+    want = 1 << (min(MIN_TILES, max(1, work // least)).bit_length() - 1)
+    return 2 if want == 1 and two is not None and work >= two else want
+
+
+def _image_tile(a: ConvArgs, image_bytes: int, tile_bytes: int, want: int) -> int:
     """Images per tile when one image is a whole tile and a small one: several, so that the
     NumPy calls of a tile (two per tap) run on more values each, but tiles no larger than
-    ``tile_bytes``, and at least :data:`MIN_TILES` of them while they stay at least a quarter
-    of it."""
+    ``tile_bytes``, and ``want`` tiles at least while there are that many images."""
     n_batch = max(1, a.input.shape[0])
-    want = min(MIN_TILES, n_batch, max(1, n_batch * image_bytes // max(1, tile_bytes // 4)))
+    want = min(n_batch, want)
     images = max(1, min(tile_bytes // max(1, image_bytes), -(-n_batch // want)))
     return -(-n_batch // -(-n_batch // images))  # the same number of images in every tile
 

@@ -112,12 +112,21 @@ def test_plan_methods_and_tiles():
 
 
 def test_plan_cuts_a_single_image_into_several_tiles():
-    # depthwise 7x7: 96 channels of 56 x 62 float32 accumulators, 1.3 MiB in all: split into
-    # 5 tiles of 20 channels, each at least a quarter of TILE_BYTES
+    # depthwise 7x7: 96 channels of 56 x 56 outputs, 49 taps: 14.8M passes, 7 times
+    # MIN_TILE_PASSES, make 4 tiles of 24 channels (a power of two, for even work per thread)
     x, w = np.zeros((1, 96, 56, 56), np.float32), np.zeros((96, 1, 7, 7), np.float32)
     p = fast.plan(check_conv_args(x, w, padding=3, groups=96))
-    assert p.method == "taps" and p.group_tile == 20 and p.row_tile == 56
-    assert p.group_tile * 56 * p.Wq * 4 >= fast.TILE_BYTES["taps"] // 4
+    assert 7 * fast.MIN_TILE_PASSES <= 96 * 56 * 56 * 49 < 8 * fast.MIN_TILE_PASSES
+    assert p.method == "taps" and p.group_tile == 24 and p.row_tile == 56
+    # 3x3 on 32 channels of 112 x 112: 3.6M passes, less than two tiles' worth, but over
+    # TWO_TILE_PASSES: two tiles, so that two threads share it
+    x, w = np.zeros((1, 32, 112, 112), np.float32), np.zeros((32, 1, 3, 3), np.float32)
+    p = fast.plan(check_conv_args(x, w, padding=1, groups=32))
+    assert p.method == "taps" and p.n_tiles(1, 32, 32, 112) == 2
+    # a late 7 x 7 map is not cut into bands of fewer than 7 rows
+    x, w = np.zeros((1, 960, 7, 7), np.float32), np.zeros((960, 1, 5, 5), np.float32)
+    p = fast.plan(check_conv_args(x, w, padding=2, groups=960))
+    assert p.method == "channels_last" and p.n_tiles(1, 960, 960, 7) == 1
     # dense: one group and 64 output channels, so the 56 rows are split: 115.6M MACs, 6 times
     # MIN_TILE_MACS, make 4 bands of 14 rows (a power of two, for even work per thread)
     x, w = np.zeros((1, 64, 56, 56), np.float32), np.zeros((64, 64, 3, 3), np.float32)
@@ -158,10 +167,11 @@ def test_plan_splits_a_wide_layer_by_output_channels_and_joins_small_images(two_
     x7 = rng.standard_normal((1, 512, 7, 7), np.float32)
     w7 = rng.standard_normal((512, 512, 3, 3), np.float32)
     assert fast.plan(check_conv_args(x7, w7, padding=1)).out_tile == 256
-    # depthwise 3x3 on 58 channels of 28 x 28 at batch 8: 190 KiB per image, so two images a tile
+    # depthwise 3x3 on 58 channels of 28 x 28 at batch 8: 190 KiB per image, 3.3M passes
+    # in all, so two tiles of four images
     xd, wd = rng.standard_normal((8, 58, 28, 28), np.float32), rng.standard_normal((58, 1, 3, 3), np.float32)
     pd = fast.plan(check_conv_args(xd, wd, padding=1, groups=58))
-    assert pd.method == "taps" and pd.image_tile == 2
+    assert pd.method == "taps" and pd.image_tile == 4
     xc, wc = rng.standard_normal((8, 232, 7, 7), np.float32), rng.standard_normal((232, 1, 3, 3), np.float32)
     pc = fast.plan(check_conv_args(xc, wc, padding=1, groups=232))
     assert pc.method == "channels_last" and pc.image_tile == 8
