@@ -55,7 +55,8 @@ this module does the same arithmetic in an order that is kind to memory and core
    map: ResNet's last stages at batch 1), then by rows while each band keeps at least
    :data:`MIN_SPAN` columns for its product (BLAS runs thin products slowly: ResNet-50's
    3x3 layers on 14 x 14 and 7 x 7 at batch 1 took 1.2-1.3x as long in four bands of a
-   few dozen columns as in two tiles of whole images). Element-wise (``"taps"``,
+   few dozen columns as in two tiles of whole images); a call of :data:`TWO_TILE_MACS`
+   or more gets two tiles. Element-wise (``"taps"``,
    ``"channels_last"``) tiles likewise keep :data:`MIN_TILE_PASSES` output values times
    taps each, and a call of :data:`TWO_TILE_PASSES` or more gets two tiles; a
    ``"channels_last"`` tile keeps 7 rows at least. Several small images share a tile (its
@@ -131,6 +132,11 @@ MIN_TILE_PASSES = 2 << 20
 #: the time of the 3 to 7 smaller tiles made before (a 3x3 layer on 144 channels of 56 x 56:
 #: 1.0-2.0 -> 0.6-0.96 ms), and mostly 0.6-0.9x the time of one tile.
 TWO_TILE_PASSES = 1 << 20
+#: A ``"gemm"`` call of at least this many multiply-adds is cut into two tiles at least
+#: (when groups or output channels can be split, or rows into bands of ``MIN_SPAN / 2``
+#: columns). Measured at batch 1 on the networks' 37 layers of 10-33M multiply-adds (one
+#: tile before), 2 threads, three A/B runs: their sum 22.6-22.9 -> 19.6-21.8 ms.
+TWO_TILE_MACS = 10 << 20
 #: Output channels per tile at least when a group's output channels are split: pointwise
 #: tiles read the input as it is; others copy their columns, and take twice as many.
 MIN_OUT_TILE = 128
@@ -278,7 +284,10 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
     n_batch = max(1, a.input.shape[0])
     values = n_batch * h_out * w_out * a.out_channels  # the output's
     if method == "gemm":
-        want = _want(values * c_per_group * kh * kw, MIN_TILE_MACS)
+        # (not with more than 4 stride phases: a tile's phases are ~5 short NumPy calls
+        # each, which hold the GIL; ConvNeXt's stride-4 stem took 1.5x as long in two tiles)
+        want = _want(values * c_per_group * kh * kw, MIN_TILE_MACS,
+                     TWO_TILE_MACS if len(phases) <= 4 else None)
     else:
         want = _want(values * kh * kw, MIN_TILE_PASSES, TWO_TILE_PASSES)
     if n_batch * n_groups * n_rows < want:
@@ -296,7 +305,7 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
     if method == "gemm" and want > 1 == n_batch * n_groups * n_outs * n_rows:  # two tiles at least
         if out_per_group >= 2 * MIN_OUT_TILE:
             n_outs = 2
-        else:
+        elif h_out * wq >= MIN_SPAN:  # two bands of half MIN_SPAN at least
             n_rows = min(h_out, 2)
     group_tile, row_tile = -(-a.groups // n_groups), -(-h_out // n_rows)
     out_tile = -(-out_per_group // n_outs) if n_outs > 1 else 0

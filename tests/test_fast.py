@@ -155,6 +155,18 @@ def test_plan_keeps_gemm_products_wide_when_it_splits_for_threads(c, size, strid
     assert p.row_tile * p.Wq >= fast.MIN_SPAN or p.row_tile >= -(-h_out // 2)
 
 
+def test_plan_cuts_a_call_of_two_tiles_work_in_two():
+    # a 1x1 320 -> 1280 on 7 x 7 (20M multiply-adds, over TWO_TILE_MACS): two halves of the
+    # output channels; a stride-4 stem of as many MACs keeps one tile (16 stride phases)
+    x, w = np.zeros((1, 320, 7, 7), np.float32), np.zeros((1280, 320, 1, 1), np.float32)
+    assert fast.TWO_TILE_MACS <= 320 * 1280 * 49 < 2 * fast.MIN_TILE_MACS
+    p = fast.plan(check_conv_args(x, w))
+    assert p.out_tile == 640 and p.n_tiles(1, 1, 1280, 7) == 2
+    x, w = np.zeros((1, 3, 224, 224), np.float32), np.zeros((96, 3, 4, 4), np.float32)
+    p = fast.plan(check_conv_args(x, w, stride=4))
+    assert len(p.phases) == 16 and p.n_tiles(1, 1, 96, 56) == 1
+
+
 def test_plan_splits_a_wide_layer_by_output_channels_and_joins_small_images(two_threads):
     rng = np.random.default_rng(5)
     # a 1x1 256 -> 1024 on 14 x 14 at batch 1: one band of rows holds the whole image, so
