@@ -56,7 +56,7 @@ this module does the same arithmetic in an order that is kind to memory and core
    :data:`MIN_SPAN` columns for its product (BLAS runs thin products slowly: ResNet-50's
    3x3 layers on 14 x 14 and 7 x 7 at batch 1 took 1.2-1.3x as long in four bands of a
    few dozen columns as in two tiles of whole images); a call of :data:`TWO_TILE_MACS`
-   or more gets two tiles. Element-wise (``"taps"``,
+   or more gets two tiles (unless it has more than 4 stride phases). Element-wise (``"taps"``,
    ``"channels_last"``) tiles likewise keep :data:`MIN_TILE_PASSES` output values times
    taps each, and a call of :data:`TWO_TILE_PASSES` or more gets two tiles; a
    ``"channels_last"`` tile keeps 7 rows at least. Several small images share a tile (its
@@ -118,8 +118,8 @@ from .validate import ConvArgs, check_conv_args
 #: (ResNeXt's 3x3 on 56 x 56 at batch 8 7.1 -> 5.2 ms, the 3-d g=32 layer 21 -> 15 ms),
 #: the networks' sums 0.95-1.00x; 8 MiB was slower on the backward suite.
 TILE_BYTES = {"gemm": 4 << 20, "taps": 1 << 20, "channels_last": 1 << 20}
-#: Cut a call into at most this many tiles for the threads (more only where tiles of
-#: :data:`TILE_BYTES` need more), so a small batch keeps every worker busy.
+#: The most tiles a call is cut into for the threads, so that a small batch keeps every
+#: worker busy (tiles of :data:`TILE_BYTES` can make more).
 MIN_TILES = 8
 #: Multiply-adds a ``"gemm"`` tile keeps at least when a layer is cut into more tiles for
 #: the threads (a tile costs tens of NumPy calls, and a copy of its columns).
