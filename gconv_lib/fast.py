@@ -261,10 +261,10 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
     item = a.input.dtype.itemsize
     # bytes per group and output row: the column buffer ("gemm") or accumulator ("taps")
     per_row = wq * item * (c_per_group * kh * kw if method == "gemm" else out_per_group)
+    n_batch = max(1, a.input.shape[0])
     if method == "channels_last":  # every channel in each tile (the einsum's inner loop): split rows
         rows = max(1, min(h_out, tile_bytes // (w_out * item * a.groups)))
         n_rows = -(-h_out // rows)
-        n_batch = max(1, a.input.shape[0])
         want = _want(n_batch * h_out * w_out * a.groups * kh * kw, MIN_TILE_PASSES, TWO_TILE_PASSES)
         # bands of 7 rows at least: a 7-row map cut 4 + 3 took 0.95-1.8x the time of one tile
         n_rows = min(max(n_rows, h_out // 7), max(n_rows, -(-want // n_batch)))
@@ -281,7 +281,6 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
     # output channels, then rows; tiles of equal size. Never from the thread count, so
     # that the tiling, and with it every sum's order, is fixed.
     n_groups, n_rows, n_outs = -(-a.groups // group_tile), -(-h_out // row_tile), 1
-    n_batch = max(1, a.input.shape[0])
     values = n_batch * h_out * w_out * a.out_channels  # the output's
     if method == "gemm":
         # (not with more than 4 stride phases: a tile's phases are ~5 short NumPy calls
