@@ -18,7 +18,7 @@ this module does the same arithmetic in an order that is kind to memory and core
    wrong values (they wrap into the next row) and are cropped at the end: for a 3x3 layer on
    56 columns that is 2 of 58, about 3 % of extra work, in exchange for contiguous copies
    and contiguous element-wise loops (NumPy's SIMD loops need contiguous data).
-3. **Two ways to sum over taps**, chosen per layer by :func:`plan`:
+3. **Three ways to sum over taps**, chosen per layer by :func:`plan`:
 
    * ``"gemm"`` (a group sees several input channels, or one and more than four outputs):
      copy the ``C_in/G * kH * kW`` shifted slices of a tile into a column buffer
