@@ -261,26 +261,12 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
     item = a.input.dtype.itemsize
     # bytes per group and output row: the column buffer ("gemm") or accumulator ("taps")
     per_row = wq * item * (c_per_group * kh * kw if method == "gemm" else out_per_group)
+    # How many tiles the threads want, when each would still be large: "gemm" tiles of
+    # MIN_TILE_MACS multiply-adds at least (a tile costs tens of NumPy calls and a copy of
+    # its columns), element-wise ones of MIN_TILE_PASSES; a power of two of them (two or four
+    # threads get equal shares), at most MIN_TILES. Never from the thread count, so that the
+    # tiling, and with it every sum's order, is fixed.
     n_batch = max(1, a.input.shape[0])
-    if method == "channels_last":  # every channel in each tile (the einsum's inner loop): split rows
-        rows = max(1, min(h_out, tile_bytes // (w_out * item * a.groups)))
-        n_rows = -(-h_out // rows)
-        want = _want(n_batch * h_out * w_out * a.groups * kh * kw, MIN_TILE_PASSES, TWO_TILE_PASSES)
-        # bands of 7 rows at least: a 7-row map cut 4 + 3 took 0.95-1.8x the time of one tile
-        n_rows = min(max(n_rows, h_out // 7), max(n_rows, -(-want // n_batch)))
-        images = _image_tile(a, h_out * w_out * item * a.groups, tile_bytes, want) if n_rows == 1 else 1
-        return Plan(phases, taps, hq, wq, method, a.groups, -(-h_out // n_rows), image_tile=images)
-    pointwise = (method == "gemm" and a.kernel == (1, 1) and a.stride == (1, 1)
-                 and not any(sum(pair) for pair in a.padding))
-    group_tile = max(1, min(a.groups, tile_bytes // (per_row * h_out)))
-    row_tile = h_out if group_tile > 1 else max(1, min(h_out, tile_bytes // per_row))
-    # More tiles, for the threads, when each would still be large: "taps" tiles at least
-    # MIN_TILE_PASSES, "gemm" tiles at least MIN_TILE_MACS multiply-adds (a tile costs tens
-    # of NumPy calls and a copy of its columns), a power of two of them (two or four threads
-    # get equal shares), at most MIN_TILES. Split groups first, then (one group per tile)
-    # output channels, then rows; tiles of equal size. Never from the thread count, so
-    # that the tiling, and with it every sum's order, is fixed.
-    n_groups, n_rows, n_outs = -(-a.groups // group_tile), -(-h_out // row_tile), 1
     values = n_batch * h_out * w_out * a.out_channels  # the output's
     if method == "gemm":
         # (not with more than 4 stride phases: a tile's phases are ~5 short NumPy calls
@@ -289,6 +275,20 @@ def _make_plan(a: ConvArgs, method: str | None, tile_bytes: int | None) -> Plan:
                      TWO_TILE_MACS if len(phases) <= 4 else None)
     else:
         want = _want(values * kh * kw, MIN_TILE_PASSES, TWO_TILE_PASSES)
+    if method == "channels_last":  # every channel in each tile (the einsum's inner loop): split rows
+        rows = max(1, min(h_out, tile_bytes // (w_out * item * a.groups)))
+        n_rows = -(-h_out // rows)
+        # bands of 7 rows at least: a 7-row map cut 4 + 3 took 0.95-1.8x the time of one tile
+        n_rows = min(max(n_rows, h_out // 7), max(n_rows, -(-want // n_batch)))
+        images = _image_tile(a, h_out * w_out * item * a.groups, tile_bytes, want) if n_rows == 1 else 1
+        return Plan(phases, taps, hq, wq, method, a.groups, -(-h_out // n_rows), image_tile=images)
+    pointwise = (method == "gemm" and a.kernel == (1, 1) and a.stride == (1, 1)
+                 and not any(sum(pair) for pair in a.padding))
+    group_tile = max(1, min(a.groups, tile_bytes // (per_row * h_out)))
+    row_tile = h_out if group_tile > 1 else max(1, min(h_out, tile_bytes // per_row))
+    # More tiles when the threads want them: split groups first, then (one group per tile)
+    # output channels, then rows; tiles of equal size.
+    n_groups, n_rows, n_outs = -(-a.groups // group_tile), -(-h_out // row_tile), 1
     if n_batch * n_groups * n_rows < want:
         n_groups = min(a.groups, max(n_groups, -(-want // (n_batch * n_rows))))
     if method == "gemm" and n_groups == a.groups and n_batch * n_groups * n_rows < want:
